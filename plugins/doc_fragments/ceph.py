@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, blackstart contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+
+    # The ceph CLI client options shared by every Ceph module.
+    DOCUMENTATION = r'''
+options:
+  executable:
+    description:
+      - Name or absolute path of the C(ceph) command-line tool on the host the task runs on.
+    type: str
+    default: ceph
+  cluster:
+    description:
+      - Cluster name, passed as C(--cluster). Selects C(/etc/ceph/<cluster>.conf) when O(conf) is not set.
+    type: str
+  conf:
+    description:
+      - Path of the C(ceph.conf) to use, passed as C(--conf).
+    type: path
+  user:
+    description:
+      - CephX user, as an id (V(admin)) or a full name (V(client.admin)). Passed as C(--id) or C(--name).
+    type: str
+  keyring:
+    description:
+      - Path of the keyring file holding the key of O(user). Only the path is passed on the command line,
+        never the key. The file must exist and be readable, else the module fails before running anything.
+    type: path
+  cli_timeout:
+    description:
+      - Seconds one C(ceph) call may take. Bounds the monitor connection (C(--connect-timeout)), every monitor
+        and OSD operation (C(--rados_mon_op_timeout), C(--rados_osd_op_timeout)) and, through C(timeout(1))
+        when the host has it, the whole process (twice this plus 5 seconds), because mgr commands otherwise
+        hang for ever when no mgr is active.
+    type: int
+    default: 10
+notes:
+  - Every command runs as an argument list with C(LC_ALL=C) and C(--format json); a failure names the
+    command, its exit code and stderr.
+requirements:
+  - The C(ceph) CLI (package C(ceph-common)) on the host the task runs on, usually a mon host.
+'''
+
+    # The options every gate shares, and what a gate does.
+    WAIT = r'''
+options:
+  timeout:
+    description:
+      - Seconds to wait for the gate, on a monotonic clock. V(0) checks once.
+    type: float
+    default: 300
+  poll:
+    description:
+      - The longest pause between two checks, in seconds. The first check runs at once, the next ones after
+        0.25 s, growing 1.5 times each up to O(poll).
+    type: float
+    default: 1.0
+notes:
+  - Errors that waiting may fix (the CLI timed out, no quorum yet, connection refused) are retried and counted
+    in RV(transient_errors); errors it cannot fix (unknown names, rejected commands) fail at once.
+  - On timeout the module fails with a message naming each thing still missing, and returns the last state it saw.
+attributes:
+  check_mode:
+    support: full
+    details: In check mode the gate is evaluated once and never waits; when not ready the module warns and succeeds.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details: A gate only reads.
+'''

@@ -1,0 +1,413 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, blackstart contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Everything blackstart says to Ceph goes through this file.
+
+Two halves:
+
+* :class:`CephCLI` runs the ``ceph`` command-line tool with an argument list, ``-f json``, ``LC_ALL=C``
+  and three bounds (the connect timeout, the per-operation RADOS timeouts, and an outer ``timeout(1)``),
+  because measured on Ceph 16.2: ``--connect-timeout`` bounds only the connection, mgr commands hang
+  forever with no active mgr, and a client that connected just before quorum was lost hangs too.
+  It returns parsed JSON or raises :class:`CephCommandError` naming the command, rc, stderr and a hint.
+  Secrets never reach the command line: the user and the *path* of a keyring file are passed, not a key.
+
+* ``read_*`` functions turn the JSON of one command into small plain dicts. They accept the shapes of
+  every release from Jewel (10.2) to Tentacle (20.2) that we have samples of (see
+  tests/unit/fixtures/ceph-releases): nested or flat ``osdmap``, ``checks`` or Jewel ``summary`` health,
+  ``flags_set`` or the ``flags`` string, ``flags_state`` or the mdsmap flag bits, ``pg_summary`` or flat.
+
+Private to the collection (leading underscore).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, TransientError
+
+# ---------------------------------------------------------------------------------------------------
+# Running the CLI
+# ---------------------------------------------------------------------------------------------------
+
+# Flags `ceph osd set` accepts that a power cycle may use. `pause` is the pair pauserd+pausewr.
+OSD_FLAGS = ('noout', 'norecover', 'norebalance', 'nobackfill', 'nodown', 'pause', 'noup', 'noscrub',
+             'nodeep-scrub', 'noin')
+
+# stderr fragments that mean "the cluster is not reachable or not ready yet": retry, don't fail.
+_TRANSIENT_MARKERS = (
+    'timed out',
+    'etimedout',
+    'connection refused',
+    'econnrefused',
+    'error connecting to the cluster',
+    'errno 110',
+    'errno 111',
+    'ehostunreach',
+    'no route to host',
+    'eagain',
+    'resource temporarily unavailable',
+)
+
+
+class CephCommandError(GateError):
+    """A ceph command failed. ``str()`` is a complete sentence for the operator."""
+
+    def __init__(self, argv, rc, stdout, stderr, hint=None, reason=None):
+        self.argv = list(argv)
+        self.rc = rc
+        self.stdout = stdout or ''
+        self.stderr = (stderr or '').strip()
+        self.hint = hint
+        self.reason = reason or 'failed'
+        Exception.__init__(self, self._message())
+
+    @property
+    def command(self):
+        return ' '.join(self.argv)
+
+    def _message(self):
+        msg = '`%s` %s (rc=%s)' % (self.command, self.reason, self.rc)
+        if self.stderr:
+            msg += ': %s' % self.stderr.splitlines()[-1][:500]
+        if self.hint:
+            msg += '. %s' % self.hint
+        return msg
+
+    def details(self):
+        return dict(cmd=self.argv, rc=self.rc, stderr=self.stderr, stdout=self.stdout[:2000])
+
+
+class CephTransientError(CephCommandError, TransientError):
+    """The command timed out or could not reach the monitors: worth retrying while a gate waits."""
+
+
+def _hint_for(stderr, rc):
+    low = (stderr or '').lower()
+    if rc == 124 or 'timed out' in low or 'etimedout' in low:
+        return ('The monitors did not answer in time: check that ceph-mon runs on a majority of mon hosts '
+                '(systemctl status ceph-mon@HOST) and, for mgr commands, that a ceph-mgr is active')
+    if 'permission denied' in low or 'eacces' in low or 'access denied' in low or 'auth' in low:
+        return 'Authentication failed: check the user and keyring options (the keyring must hold that user\'s key)'
+    if 'object not found' in low or 'errno 2' in low:
+        return 'The client could not find its keyring or config: check the conf, user and keyring options'
+    if 'einval' in low or 'invalid command' in low:
+        return 'The cluster rejected the command: check the Ceph release supports it'
+    return None
+
+
+class CephCLI(object):
+    """Runs ``ceph`` commands. ``run_command`` has AnsibleModule.run_command's signature (tests pass a fake)."""
+
+    def __init__(self, run_command, executable='ceph', cluster=None, conf=None, user=None, keyring=None,
+                 op_timeout=10, timeout_bin=None):
+        self._run_command = run_command
+        self.executable = executable
+        self.cluster = cluster
+        self.conf = conf
+        self.user = user
+        self.keyring = keyring
+        self.op_timeout = int(op_timeout)
+        self.timeout_bin = timeout_bin
+
+    def base_argv(self):
+        argv = [self.executable]
+        if self.cluster:
+            argv += ['--cluster', self.cluster]
+        if self.conf:
+            argv += ['--conf', self.conf]
+        if self.user:
+            # `client.foo` is a full name; `foo` an id. Either way only the *name* is on the command line.
+            argv += ['--name', self.user] if '.' in self.user else ['--id', self.user]
+        if self.keyring:
+            argv += ['--keyring', self.keyring]
+        t = str(self.op_timeout)
+        argv += ['--connect-timeout', t, '--rados_mon_op_timeout=' + t, '--rados_osd_op_timeout=' + t]
+        return argv
+
+    def argv(self, args, fmt_json=True):
+        argv = self.base_argv() + list(args)
+        if fmt_json:
+            argv += ['--format', 'json']
+        return argv
+
+    def _outer(self, argv):
+        if not self.timeout_bin:
+            return argv
+        # The last resort against a client that hangs past every Ceph timeout: SIGTERM, then SIGKILL 5 s later.
+        return [self.timeout_bin, '-k', '5', str(2 * self.op_timeout + 5)] + argv
+
+    def run(self, args, fmt_json=True):
+        """Run ``ceph <args>``; return parsed JSON (fmt_json) or stdout text."""
+        argv = self.argv(args, fmt_json)
+        rc, out, err = self._run_command(self._outer(argv), check_rc=False,
+                                         environ_update={'LC_ALL': 'C', 'LANG': 'C'})
+        if rc != 0:
+            low = (err or '').lower()
+            transient = rc == 124 or rc == 110 or any(m in low for m in _TRANSIENT_MARKERS)
+            cls = CephTransientError if transient else CephCommandError
+            reason = 'was killed after %ss' % (2 * self.op_timeout + 5) if rc == 124 else 'failed'
+            raise cls(argv, rc, out, err, hint=_hint_for(err, rc), reason=reason)
+        if not fmt_json:
+            return out
+        try:
+            return json.loads(out)
+        except ValueError:
+            raise CephCommandError(
+                argv, rc, out, err, reason='printed output that is not JSON',
+                hint='First bytes: %r. Is the executable option a ceph CLI?' % (out or '')[:120])
+
+
+class CephClient(CephCLI):
+    """The commands blackstart uses, each returning what its reader makes of the JSON."""
+
+    def quorum_status(self):
+        return read_quorum(self.run(['quorum_status']))
+
+    def osd_dump(self, epoch=None):
+        return read_osd_dump(self.run(['osd', 'dump'] + ([str(int(epoch))] if epoch is not None else [])))
+
+    def osd_tree(self):
+        return read_osd_tree(self.run(['osd', 'tree']))
+
+    def fs_dump(self):
+        return read_fsmap(self.run(['fs', 'dump']))
+
+    def health_detail(self):
+        return read_health(self.run(['health', 'detail']))
+
+    def pg_stat(self):
+        return read_pg_stat(self.run(['pg', 'stat']))
+
+    def osd_flag(self, flag, on):
+        if flag not in OSD_FLAGS:
+            raise ValueError('unknown OSD flag %r' % flag)
+        self.run(['osd', 'set' if on else 'unset', flag], fmt_json=False)
+
+
+def ceph_argument_spec():
+    """The client options every Ceph module shares (documented by the blackstart.cluster.ceph doc fragment)."""
+    return dict(
+        executable=dict(type='str', default='ceph'),
+        cluster=dict(type='str'),
+        conf=dict(type='path'),
+        user=dict(type='str'),
+        keyring=dict(type='path', no_log=False),
+        cli_timeout=dict(type='int', default=10),
+    )
+
+
+def cli_from_module(module):
+    """Build a CephCLI from the module's options, or fail the module naming the bad input.
+
+    Checked before anything runs: the executable exists, conf and keyring files exist and are readable.
+    """
+    p = module.params
+    exe = p['executable']
+    path = exe if os.path.isabs(exe) and os.access(exe, os.X_OK) else module.get_bin_path(exe)
+    problems = []
+    if not path:
+        problems.append('ceph CLI %r not found (PATH or absolute path): install ceph-common on this host, '
+                        'run the task on a host that has it, or set executable' % exe)
+    for what, fpath in (('conf', p['conf']), ('keyring', p['keyring'])):
+        if fpath and not os.path.isfile(fpath):
+            problems.append('%s file %s does not exist on this host' % (what, fpath))
+        elif fpath and not os.access(fpath, os.R_OK):
+            problems.append('%s file %s is not readable by this user' % (what, fpath))
+    if p['cli_timeout'] < 1:
+        problems.append('cli_timeout must be at least 1 second')
+    if problems:
+        module.fail_json(msg='; '.join(problems))
+    return CephClient(module.run_command, executable=path, cluster=p['cluster'], conf=p['conf'], user=p['user'],
+                   keyring=p['keyring'], op_timeout=p['cli_timeout'], timeout_bin=module.get_bin_path('timeout'))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Readers: one command's JSON -> small plain dicts, tolerant of the shapes of Jewel .. Tentacle
+# ---------------------------------------------------------------------------------------------------
+
+SEVERITY_ORDER = {'HEALTH_OK': 0, 'HEALTH_WARN': 1, 'HEALTH_ERR': 2}
+
+
+def parse_ceph_time(value):
+    """Ceph timestamps ('2026-11-25T13:11:14.978906+0000', '...Z', '2018-01-02 10:00:00.123') -> epoch s."""
+    if value in (None, '', '0.000000'):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().replace(' ', 'T', 1)
+    if text.endswith('Z'):
+        text = text[:-1] + '+0000'
+    tz = datetime.timezone.utc
+    if len(text) > 5 and text[-5] in '+-' and text[-4:].isdigit():
+        sign = 1 if text[-5] == '+' else -1
+        tz = datetime.timezone(sign * datetime.timedelta(hours=int(text[-4:-2]), minutes=int(text[-2:])))
+        text = text[:-5]
+    for fmt in ('%Y-%m-%dT%H:%M:%S.%f', '%Y-%m-%dT%H:%M:%S'):
+        try:
+            return datetime.datetime.strptime(text, fmt).replace(tzinfo=tz).timestamp()
+        except ValueError:
+            continue
+    raise ValueError('unrecognised Ceph timestamp %r' % (value,))
+
+
+def read_quorum(data):
+    """``quorum_status`` (any release) or a mon's ``mon_status`` -> mons, quorum, leader."""
+    monmap = data.get('monmap') or {}
+    mons = [m.get('name') for m in monmap.get('mons', [])]
+    names = data.get('quorum_names')
+    if names is None:
+        # mon_status gives ranks only.
+        by_rank = dict((m.get('rank'), m.get('name')) for m in monmap.get('mons', []))
+        names = [by_rank.get(r, str(r)) for r in data.get('quorum', [])]
+    return dict(
+        mons=mons,
+        quorum=list(names),
+        leader=data.get('quorum_leader_name'),
+        election_epoch=data.get('election_epoch'),
+        state=data.get('state'),  # only mon_status has it (probing, electing, leader, peon)
+    )
+
+
+def _flag_set(raw):
+    if isinstance(raw, list):
+        flags = set(raw)
+    else:
+        flags = set(f for f in (raw or '').split(',') if f)
+    if 'pauserd' in flags and 'pausewr' in flags:
+        flags.add('pause')
+    return flags
+
+
+def read_osd_dump(data):
+    """``osd dump`` -> epoch, flags (a set, with `pause` when both pause bits are set), per-OSD state."""
+    osds = []
+    for o in data.get('osds', []):
+        state = o.get('state') or []
+        osds.append({
+            'id': int(o['osd']),
+            'up': bool(o.get('up')),
+            'in': bool(o.get('in')),
+            'up_from': int(o.get('up_from') or 0),
+            'down_at': int(o.get('down_at') or 0),
+            # Luminous+ lists the state words; a sample without them is taken as existing.
+            'exists': ('exists' in state) if state else True,
+        })
+    return dict(
+        epoch=int(data.get('epoch') or 0),
+        modified=parse_ceph_time(data.get('modified')),
+        flags=_flag_set(data['flags_set'] if 'flags_set' in data else data.get('flags')),
+        osds=osds,
+    )
+
+
+def read_osd_tree(data):
+    """``osd tree`` -> {osd id: host name or None}. Hosts are the `host` buckets wherever they sit."""
+    hosts = {}
+    for node in data.get('nodes', []):
+        if node.get('type') == 'host':
+            for child in node.get('children', []):
+                if child >= 0:
+                    hosts[child] = node.get('name')
+    for node in list(data.get('nodes', [])) + list(data.get('stray', [])):
+        if node.get('id', -1) >= 0:
+            hosts.setdefault(node['id'], None)
+    return hosts
+
+
+def _severity(value):
+    # Anything but the three levels Ceph documents (one Jewel-era sample says HEALTH_CRITICAL) counts as the worst.
+    return value if value in SEVERITY_ORDER else 'HEALTH_ERR'
+
+
+def read_health(data):
+    """``health [detail]`` or the ``health`` of ``status`` -> status and checks by code.
+
+    Jewel has no check codes: its summary lines become checks keyed ``LEGACY_<n>``.
+    Muted checks (Octopus+) are kept but marked; Ceph leaves them out of the overall status.
+    """
+    checks = {}
+    if isinstance(data.get('checks'), dict):
+        for code, chk in data['checks'].items():
+            summary = chk.get('summary')
+            if isinstance(summary, dict):
+                summary = summary.get('message')
+            checks[code] = dict(
+                severity=_severity(chk.get('severity', 'HEALTH_WARN')),
+                summary=summary or code,
+                detail=[d.get('message', '') for d in chk.get('detail', []) if isinstance(d, dict)],
+                muted=bool(chk.get('muted')),
+            )
+        status = data.get('status') or data.get('overall_status')
+    else:
+        for i, item in enumerate(data.get('summary', []) or []):
+            checks['LEGACY_%d' % i] = dict(severity=_severity(item.get('severity', 'HEALTH_WARN')),
+                                           summary=item.get('summary', ''), detail=[], muted=False)
+        status = data.get('overall_status') or data.get('status')
+    return dict(status=_severity(status), checks=checks)
+
+
+PG_BAD_PARTS = frozenset(('stale', 'unknown', 'down', 'incomplete', 'peering', 'degraded', 'undersized',
+                          'inconsistent', 'remapped', 'recovering', 'recovery_wait', 'backfilling',
+                          'backfill_wait', 'laggy', 'wait', 'creating', 'activating'))
+
+
+def pg_state_is_clean(name):
+    parts = set(name.split('+'))
+    return {'active', 'clean'} <= parts and not (parts & PG_BAD_PARTS)
+
+
+def read_pg_stat(data):
+    """``pg stat`` -> pg_ready (None where the release does not say), counts by state, clean or not."""
+    summary = data.get('pg_summary', data)
+    by_state = {}
+    for item in summary.get('num_pg_by_state', []):
+        by_state[item.get('name') or item.get('state_name')] = int(item.get('num', item.get('count', 0)))
+    num = int(summary.get('num_pgs', sum(by_state.values())))
+    unclean = dict((k, v) for k, v in by_state.items() if not pg_state_is_clean(k))
+    return dict(pg_ready=data.get('pg_ready'), num_pgs=num, by_state=by_state, unclean=unclean,
+                all_clean=num > 0 and not unclean)
+
+
+# MDSMap flag bits (src/include/ceph_fs.h): NOT_JOINABLE is bit 0.
+_MDSMAP_NOT_JOINABLE = 1
+
+
+def _read_mdsmap(fscid, mdsmap):
+    info = mdsmap.get('info', {}) or {}
+    by_gid = dict((int(e.get('gid', 0)), e) for e in info.values())
+    ranks = {}
+    for key, gid in (mdsmap.get('up') or {}).items():
+        entry = by_gid.get(int(gid), {})
+        ranks[int(str(key).replace('mds_', ''))] = dict(name=entry.get('name'), state=entry.get('state', 'unknown'))
+    flags_state = mdsmap.get('flags_state')
+    if isinstance(flags_state, dict) and 'joinable' in flags_state:
+        joinable = bool(flags_state['joinable'])
+    else:
+        joinable = not (int(mdsmap.get('flags', 0)) & _MDSMAP_NOT_JOINABLE)
+    return {
+        'id': fscid,
+        'name': mdsmap.get('fs_name'),
+        'max_mds': int(mdsmap.get('max_mds', 0)),
+        'joinable': joinable,
+        'in': sorted(int(r) for r in mdsmap.get('in', [])),
+        'ranks': ranks,
+        'failed': sorted(int(r) for r in mdsmap.get('failed', [])),
+        'damaged': sorted(int(r) for r in mdsmap.get('damaged', [])),
+        'stopped': sorted(int(r) for r in mdsmap.get('stopped', [])),
+        'standby_replay': sorted(e.get('name') for e in info.values() if e.get('state') == 'up:standby-replay'),
+    }
+
+
+def read_fsmap(data):
+    """``fs dump``, ``mds stat`` (``{"fsmap": …}``) or ``fs get`` (one ``{"mdsmap": …}``) -> filesystems, standbys."""
+    if 'fsmap' in data and isinstance(data['fsmap'], dict):
+        data = data['fsmap']
+    if 'mdsmap' in data and 'filesystems' not in data:
+        data = dict(filesystems=[data], standbys=[])
+    filesystems = [_read_mdsmap(fs.get('id'), fs.get('mdsmap', {})) for fs in data.get('filesystems', [])]
+    standbys = sorted(s.get('name') for s in data.get('standbys', []) if s.get('state', 'up:standby') == 'up:standby')
+    return dict(epoch=data.get('epoch'), filesystems=filesystems, standbys=standbys)

@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, blackstart contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What each Ceph gate decides from what the readers in _ceph.py return.
+
+Pure functions: no I/O, so every decision is unit-tested on real captured outputs. Each returns an
+Observation whose ``missing`` sentences name the thing that is not ready, why, and what to do.
+Bad input (a filesystem or mon that does not exist) raises GateInputError: waiting would not fix it.
+
+Private to the collection (leading underscore).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import SEVERITY_ORDER
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, Observation
+
+
+class GateInputError(GateError):
+    """The gate was asked about something the cluster does not have."""
+
+
+# ----------------------------------------------------------------------------------------------- quorum
+
+def quorum_observation(quorum, mons=None, min_mons=None):
+    """All expected mons in quorum (default: every mon of the monmap), or at least ``min_mons`` of them."""
+    monmap = quorum['mons']
+    unknown = [m for m in (mons or []) if m not in monmap]
+    if unknown:
+        raise GateInputError('mon %s not in the monmap (mons: %s): check the mon names (they are the mon ids, '
+                             'often the short host names)' % (', '.join(unknown), ', '.join(monmap)))
+    expected = list(mons or monmap)
+    in_quorum = [m for m in expected if m in quorum['quorum']]
+    out = [m for m in expected if m not in quorum['quorum']]
+    if min_mons:
+        ready = len(in_quorum) >= min_mons
+    else:
+        ready = bool(expected) and not out
+    missing = []
+    if not ready:
+        missing = ['mon.%s is not in quorum (quorum: %s)' % (m, ','.join(quorum['quorum']) or 'none') for m in out]
+        if min_mons:
+            missing.insert(0, '%d of the expected mons in quorum, want %d' % (len(in_quorum), min_mons))
+    state = dict(mons=monmap, quorum=quorum['quorum'], leader=quorum['leader'], out_of_quorum=out)
+    return Observation(ready, state, missing)
+
+
+def no_quorum_missing(expected, error):
+    """What to say when the CLI cannot even read the monmap (no quorum, or no mon answering)."""
+    who = ', '.join('mon.%s' % m for m in expected) if expected else 'the mons'
+    return ['no quorum: the monitors did not answer (%s); waiting for %s: start ceph-mon on a majority of '
+            'mon hosts and check their clocks and network' % (error, who)]
+
+
+# ----------------------------------------------------------------------------------------------- OSDs
+
+def _osd_name(osd, hosts):
+    host = hosts.get(osd['id'])
+    return 'osd.%d on %s' % (osd['id'], host) if host else 'osd.%d' % osd['id']
+
+
+def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_time=None, require_in=True):
+    """Every expected OSD up (and in) with fresh evidence that its daemon runs.
+
+    The osdmap lies in two cases measured on Ceph 16.2: with ``nodown`` set, stopped OSDs stay "up"; after a
+    whole-cluster hard power loss nobody reports the dead OSDs for 900 s. So "up" counts only when the OSD
+    (re)booted after the reference point: ``since_epoch`` (an osdmap epoch recorded before the OSDs were
+    stopped) or ``since`` (epoch seconds, e.g. the mon host's boot time; ``epoch_time(e)`` says when osdmap
+    epoch ``e`` was written). Without either, "up" is trusted only while ``nodown`` is not set.
+    """
+    by_id = dict((o['id'], o) for o in dump['osds'] if o['exists'])
+    if osds:
+        unknown = [i for i in osds if i not in by_id]
+        if unknown:
+            raise GateInputError('osd.%s not in the osdmap (OSDs: %s): check the expected OSD ids'
+                                 % (', osd.'.join(str(i) for i in unknown), ', '.join(str(i) for i in sorted(by_id))))
+        expected = [by_id[i] for i in osds]
+    else:
+        expected = [by_id[i] for i in sorted(by_id)]
+    flags = dump['flags']
+    unverifiable = since_epoch is None and since is None and 'nodown' in flags
+    missing = []
+    rows = []
+    for osd in expected:
+        name = _osd_name(osd, hosts)
+        fresh = osd['up']
+        why = None
+        if not osd['up']:
+            why = '%s is down (marked down at epoch %d)' % (name, osd['down_at']) if osd['down_at'] else '%s is down' % name
+        elif since_epoch is not None and osd['up_from'] <= since_epoch:
+            fresh = False
+            why = ('%s is "up" in the map but has not booted since epoch %d (up_from %d): its daemon is not '
+                   'running' % (name, since_epoch, osd['up_from']))
+        elif since is not None:
+            t = epoch_time(osd['up_from'])
+            if t is None or t < since:
+                fresh = False
+                why = ('%s is "up" in the map but was marked up before %s (up_from epoch %d): its daemon has not '
+                       'booted since' % (name, _fmt_time(since), osd['up_from']))
+        elif unverifiable:
+            fresh = False
+        if fresh and require_in and not osd['in']:
+            why = '%s is up but out: run `ceph osd in %d` once it is healthy' % (name, osd['id'])
+        if why:
+            missing.append(why)
+        rows.append(dict(id=osd['id'], host=hosts.get(osd['id']), up=osd['up'], up_from=osd['up_from'],
+                         fresh=fresh, **{'in': osd['in']}))
+    if unverifiable:
+        missing.insert(0, 'nodown is set, so the osdmap keeps stopped OSDs "up" and cannot prove any OSD runs: '
+                          'give since_epoch (recorded at power-off) or since (boot time), or unset nodown')
+    if 'noup' in flags and any(not o['up'] for o in expected):
+        missing.append('noup is set: booting OSDs stay down until `ceph osd unset noup`')
+    ready = bool(expected) and not missing
+    if not expected:
+        missing.append('no OSD exists in the osdmap')
+    state = dict(epoch=dump['epoch'], flags=sorted(flags), osds=rows,
+                 num_up=sum(1 for r in rows if r['up']), num_fresh=sum(1 for r in rows if r['fresh']),
+                 num_in=sum(1 for r in rows if r['in']), num_expected=len(rows))
+    return Observation(ready, state, missing)
+
+
+def _fmt_time(epoch_seconds):
+    import datetime
+    return datetime.datetime.fromtimestamp(epoch_seconds, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+# ----------------------------------------------------------------------------------------------- MDS
+
+def mds_needs_flags(fsmap):
+    """True when a rank sits in up:replay: then the OSD flags are worth reading (pause blocks replay)."""
+    return any(r['state'] == 'up:replay' for fs in fsmap['filesystems'] for r in fs['ranks'].values())
+
+
+def mds_observation(fsmap, filesystems=None, min_standby=0, flags=None):
+    """Every named filesystem (default: all) has all its ranks up:active; at least ``min_standby`` standbys."""
+    by_name = dict((fs['name'], fs) for fs in fsmap['filesystems'])
+    if filesystems:
+        unknown = [n for n in filesystems if n not in by_name]
+        if unknown:
+            raise GateInputError('filesystem %s does not exist (filesystems: %s)'
+                                 % (', '.join(unknown), ', '.join(sorted(by_name)) or 'none'))
+        chosen = [by_name[n] for n in filesystems]
+    else:
+        chosen = [by_name[n] for n in sorted(by_name)]
+    flags = flags or set()
+    missing = []
+    rows = []
+    for fs in chosen:
+        name = fs['name']
+        problems = []
+        if not fs['joinable']:
+            problems.append('fs %s is not joinable (ceph fs fail / fs set down): run `ceph fs set %s joinable true`'
+                            % (name, name))
+        if fs['max_mds'] == 0:
+            problems.append('fs %s is down (max_mds 0): run `ceph fs set %s down false`' % (name, name))
+        for rank in sorted(set(fs['in']) | set(fs['failed']) | set(fs['damaged'])):
+            holder = fs['ranks'].get(rank)
+            if rank in fs['damaged']:
+                problems.append('fs %s rank %d is damaged: check the journal (cephfs-journal-tool), then run '
+                                '`ceph mds repaired %s:%d`' % (name, rank, name, rank))
+            elif rank in fs['failed'] or holder is None:
+                problems.append('fs %s rank %d has failed: no MDS holds it (%d standby): start ceph-mds on an MDS '
+                                'host (systemctl reset-failed / start / enable ceph-mds@HOST)'
+                                % (name, rank, len(fsmap['standbys'])))
+            elif holder['state'] != 'up:active':
+                text = 'fs %s rank %d on mds.%s is %s' % (name, rank, holder['name'], holder['state'])
+                if holder['state'] == 'up:replay' and 'pause' in flags:
+                    text += ': the MDS is in replay while the pause flag is set: unset pause'
+                problems.append(text)
+        if fs['max_mds'] and len(fs['ranks']) < fs['max_mds'] and not problems:
+            problems.append('fs %s has %d of %d ranks up' % (name, len(fs['ranks']), fs['max_mds']))
+        missing.extend(problems)
+        rows.append(dict(name=name, max_mds=fs['max_mds'], joinable=fs['joinable'], active=not problems,
+                         ranks=dict((str(r), '%s %s' % (v['name'], v['state'])) for r, v in sorted(fs['ranks'].items())),
+                         failed=fs['failed'], damaged=fs['damaged'], standby_replay=fs['standby_replay']))
+    if len(fsmap['standbys']) < min_standby:
+        missing.append('%d standby MDS, want %d: start more ceph-mds daemons' % (len(fsmap['standbys']), min_standby))
+    state = dict(filesystems=rows, standbys=fsmap['standbys'], pause='pause' in flags)
+    return Observation(not missing, state, missing)
+
+
+# ----------------------------------------------------------------------------------------------- health
+
+def health_observation(health, status='HEALTH_OK', ignore=(), pg=None):
+    """Health no worse than ``status`` once ``ignore``d and muted checks are left out; with ``pg``, every PG
+    active+clean and (where the release says) pg_ready."""
+    limit = SEVERITY_ORDER[status]
+    counted = dict((c, chk) for c, chk in health['checks'].items() if c not in ignore and not chk['muted'])
+    if health['checks'] or health['status'] == 'HEALTH_OK':
+        worst = max([SEVERITY_ORDER.get(chk['severity'], 2) for chk in counted.values()] or [0])
+    else:
+        worst = SEVERITY_ORDER.get(health['status'], 2)  # a status with no checks listed: take it as it is
+    missing = ['%s %s: %s' % (chk['severity'], code, chk['summary'])
+               for code, chk in sorted(counted.items()) if SEVERITY_ORDER.get(chk['severity'], 2) > limit]
+    if worst > limit and not missing:
+        missing.append('health is %s' % health['status'])
+    state = dict(status=health['status'], checks=dict((c, dict(severity=v['severity'], summary=v['summary']))
+                                                      for c, v in health['checks'].items()),
+                 ignored=sorted(c for c in health['checks'] if c in ignore))
+    if pg is not None:
+        state['pgs'] = dict(pg_ready=pg['pg_ready'], num_pgs=pg['num_pgs'], by_state=pg['by_state'])
+        if pg['pg_ready'] is False:
+            missing.append('pg_ready is false: the mgr has no fresh PG statistics yet (OSDs not reporting)')
+        elif not pg['all_clean']:
+            bad = ', '.join('%d %s' % (n, s) for s, n in sorted(pg['unclean'].items()))
+            missing.append('%s PGs not active+clean: %s' % (sum(pg['unclean'].values()) or 'no', bad or 'no PGs'))
+    return Observation(not missing, state, missing)
