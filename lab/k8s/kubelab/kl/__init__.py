@@ -1,0 +1,1 @@
+"""Modules of the kubelab stand-ins (stdlib only)."""
