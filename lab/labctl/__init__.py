@@ -1,0 +1,1 @@
+"""blackstart lab control: podman hosts running systemd, real Ceph and etcd, lab PKI."""
