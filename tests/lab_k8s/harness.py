@@ -96,7 +96,7 @@ class Lab:
             json.dump(doc, fh)
         return path
 
-    def config(self, node, role, **extra):
+    def config(self, node, role, component="x", **extra):
         crt, key = self.pki.issue(f"{node}-client", f"/O=system:nodes/CN=system:node:{node}")
         cfg = {
             "node_name": node, "node_ip": "127.0.0.1", "role": role,
@@ -114,7 +114,7 @@ class Lab:
         }
         cfg.update(extra)
         os.makedirs(os.path.join(self.tmp, node), exist_ok=True)
-        path = os.path.join(self.tmp, node, f"config-{role}.json")
+        path = os.path.join(self.tmp, node, f"{component}.json")
         with open(path, "w") as fh:
             json.dump(cfg, fh)
         return path
@@ -145,7 +145,7 @@ class Lab:
             self.start_etcd(i)
 
     def start(self, component, node, role="worker", **extra):
-        cfg = self.config(node, role, **extra)
+        cfg = self.config(node, role, component, **extra)
         return self._spawn(f"{component}-{node}", [sys.executable, KUBELAB, component, "--config", cfg])
 
     def stop_proc(self, name, sig=signal.SIGTERM, wait=15):

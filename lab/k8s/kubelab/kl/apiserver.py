@@ -7,7 +7,7 @@ import time
 import urllib.parse
 import http.server
 
-from . import admission, etcd, health, httpserver, openapi, patch, resources, selectors, tables
+from . import admission, etcd, health, httpserver, labelsel, openapi, patch, resources, tables
 from .meta import APIError, now_rfc3339, not_found
 from .store import Store
 
@@ -71,8 +71,8 @@ class API:
     def _predicate(query):
         label_sel = query.get("labelSelector", [""])[0]
         field_sel = query.get("fieldSelector", [""])[0]
-        lp = selectors.parse_labels(label_sel) if label_sel else None
-        fp = selectors.parse_fields(field_sel) if field_sel else None
+        lp = labelsel.parse_labels(label_sel) if label_sel else None
+        fp = labelsel.parse_fields(field_sel) if field_sel else None
         if not lp and not fp:
             return None
         return lambda o: (not lp or lp((o.get("metadata") or {}).get("labels"))) and (not fp or fp(o))
@@ -81,7 +81,7 @@ class API:
     def list(self, route, query):
         try:
             pred = self._predicate(query)
-        except selectors.SelectorError as exc:
+        except labelsel.SelectorError as exc:
             raise APIError(400, str(exc)) from exc
         items, rev = self.store.list(route.res, route.namespace, pred)
         return items, rev

@@ -1,6 +1,6 @@
 """Server-side printing (meta.k8s.io/v1 Table), the columns of the real apiserver."""
 from .meta import age, condition
-from .selectors import selector_string
+from .labelsel import selector_string
 
 
 def _col(name, typ="string", priority=0, fmt=""):

@@ -1,0 +1,176 @@
+"""Pod volumes, mounted for real.
+
+  emptyDir                      a directory under the pod dir
+  hostPath / hostPath PVs       the host directory itself
+  CephFS CSI PVs                ceph-fuse of the PV's subvolume path
+  RBD CSI PVs                   rbd-fuse exposes the pool's images as files;
+                                the image carries an ext4 filesystem (mkfs on
+                                first use) mounted with fuse2fs, so every byte
+                                the workload writes lands in the RBD image.
+
+Mount failures raise MountError with the kubelet's message format; the pod
+worker turns them into FailedMount events and retries with backoff."""
+import logging
+import os
+import subprocess
+
+from ..ceph import Ceph, CephError
+from ..meta import APIError
+
+LOG = logging.getLogger("volumes")
+
+CEPHFS = "cephfs.csi.ceph.com"
+RBD = "rbd.csi.ceph.com"
+
+
+class MountError(Exception):
+    pass
+
+
+def mountpoints():
+    out = {}
+    try:
+        with open("/proc/self/mountinfo") as fh:
+            for line in fh:
+                fields = line.split()
+                sep = fields.index("-")
+                mp = fields[4].encode().decode("unicode_escape")
+                out[mp] = fields[sep + 1]
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def unmount(path):
+    """Unmount (lazy as a last resort: a FUSE mount whose server is gone can hang stat)."""
+    for cmd in (["fusermount", "-u", path], ["umount", path], ["umount", "-l", path]):
+        try:
+            if subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0:
+                return True
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+    return False
+
+
+class VolumeManager:
+    def __init__(self, client, cfg):
+        self.client, self.cfg = client, cfg
+        self.root = os.path.join(cfg["kubelet_root"], "pods")
+        self.ceph = Ceph(cfg)
+
+    def pod_dir(self, uid):
+        return os.path.join(self.root, uid)
+
+    # -- set up -------------------------------------------------------------
+    def setup(self, pod):
+        """Returns {volume name: host path}; raises MountError."""
+        paths = {}
+        for vol in (pod.get("spec") or {}).get("volumes") or []:
+            paths[vol["name"]] = self._setup_one(pod, vol)
+        return paths
+
+    def _setup_one(self, pod, vol):
+        uid, name = pod["metadata"]["uid"], vol["name"]
+        if "emptyDir" in vol:
+            path = os.path.join(self.pod_dir(uid), "volumes", "kubernetes.io~empty-dir", name)
+            os.makedirs(path, exist_ok=True)
+            return path
+        if "hostPath" in vol:
+            return self._host_path(vol["hostPath"])
+        if "persistentVolumeClaim" in vol:
+            return self._pvc(pod, vol)
+        raise MountError(f'MountVolume.SetUp failed for volume "{name}" : volume type not supported by kubelab '
+                         f"(supported: emptyDir, hostPath, persistentVolumeClaim)")
+
+    @staticmethod
+    def _host_path(src):
+        path = src["path"]
+        if src.get("type") in ("DirectoryOrCreate", None, ""):
+            os.makedirs(path, exist_ok=True)
+        if not os.path.exists(path):
+            raise MountError(f"hostPath type check failed: {path} does not exist")
+        return path
+
+    def _pvc(self, pod, vol):
+        ns = pod["metadata"]["namespace"]
+        claim = vol["persistentVolumeClaim"]["claimName"]
+        try:
+            pvc = self.client.get_or_none("PersistentVolumeClaim", ns, claim)
+            if pvc is None or (pvc.get("status") or {}).get("phase") != "Bound":
+                raise MountError(f'persistentvolumeclaim "{claim}" is not bound')
+            pv = self.client.get("PersistentVolume", None, pvc["spec"]["volumeName"])
+        except APIError as exc:
+            raise MountError(f"cannot resolve claim {ns}/{claim}: {exc}") from exc
+        spec = pv.get("spec") or {}
+        if "hostPath" in spec:
+            return self._host_path(spec["hostPath"])
+        driver = (spec.get("csi") or {}).get("driver")
+        target = os.path.join(self.pod_dir(pod["metadata"]["uid"]), "volumes", "kubernetes.io~csi",
+                              pv["metadata"]["name"], "mount")
+        if driver == CEPHFS:
+            return self._cephfs(pv, target)
+        if driver == RBD:
+            return self._rbd(pv, target)
+        raise MountError(f'MountVolume.SetUp failed for volume "{pv["metadata"]["name"]}" : '
+                         f"kubernetes.io/csi: driver name {driver} not found in the list of registered CSI drivers")
+
+    def _cephfs(self, pv, target):
+        if target in mountpoints():
+            return target   # adopted from before a kubelet restart
+        os.makedirs(target, exist_ok=True)
+        attrs = pv["spec"]["csi"].get("volumeAttributes") or {}
+        try:
+            self.ceph.fuse_mount(attrs["subvolumePath"], target)
+        except CephError as exc:
+            raise MountError(f'MountVolume.MountDevice failed for volume "{pv["metadata"]["name"]}" : rpc error: '
+                             f"code = Internal desc = {exc}") from exc
+        LOG.info("mounted cephfs %s at %s", attrs["subvolumePath"], target)
+        return target
+
+    def _rbd(self, pv, target):
+        if target in mountpoints():
+            return target
+        attrs = pv["spec"]["csi"].get("volumeAttributes") or {}
+        pool, image = attrs["pool"], attrs["imageName"]
+        base = os.path.join(os.path.dirname(target), "rbd-fuse")
+        os.makedirs(base, exist_ok=True)
+        os.makedirs(target, exist_ok=True)
+        blockfile = os.path.join(base, image)
+        name = pv["metadata"]["name"]
+        try:
+            if base not in mountpoints():
+                self.ceph.run(["rbd-fuse", "-c", self.ceph.conf, "--id", self.ceph.user, "--keyring",
+                               self.ceph.keyring, "-p", pool, "-r", image, base], timeout=60)
+            if not os.path.exists(blockfile):
+                raise CephError(["rbd-fuse"], 1, "", f"image {pool}/{image} not visible under {base}")
+            probe = self.ceph.run(["blkid", "-p", "-o", "value", "-s", "TYPE", blockfile], check=False)
+            if "ext4" not in probe.stdout:
+                LOG.info("formatting rbd image %s/%s with ext4", pool, image)
+                self.ceph.run(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1",
+                               blockfile], timeout=300)
+            self.ceph.run(["fuse2fs", "-o", "fakeroot,allow_other", blockfile, target], timeout=120)
+        except CephError as exc:
+            raise MountError(f'MountVolume.MountDevice failed for volume "{name}" : rpc error: code = Internal '
+                             f"desc = {exc}") from exc
+        LOG.info("mounted rbd %s/%s (rbd-fuse + fuse2fs) at %s", pool, image, target)
+        return target
+
+    # -- tear down ------------------------------------------------------------
+    def teardown(self, uid):
+        """Unmount everything under the pod dir (fuse2fs before rbd-fuse). True when clean."""
+        pod_dir = self.pod_dir(uid)
+        mine = sorted((mp for mp in mountpoints() if mp.startswith(pod_dir + "/")), key=len, reverse=True)
+        ok = True
+        for mp in sorted(mine, key=lambda p: (p.endswith("/rbd-fuse"), -len(p))):
+            if unmount(mp):
+                LOG.info("unmounted %s", mp)
+            else:
+                LOG.warning("could not unmount %s", mp)
+                ok = False
+        return ok
+
+    def known_pod_dirs(self):
+        try:
+            return os.listdir(self.root)
+        except OSError:
+            return []
