@@ -23,13 +23,13 @@ class Ceph:
     def common(self):
         return ["-c", self.conf, "--keyring", self.keyring, "--id", self.user]
 
-    def run(self, cmd, timeout=None, check=True):
+    def run(self, cmd, timeout=None, check=True, env=None):
         timeout = timeout or self.timeout
         full = ["timeout", "-k", "5", str(timeout)] + cmd
         LOG.debug("running %s", " ".join(cmd))
         try:
             res = subprocess.run(full, capture_output=True, text=True, timeout=timeout + 10,
-                                 env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+                                 env=dict(env or {}, LC_ALL="C", PATH="/usr/sbin:/usr/bin:/sbin:/bin"))
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise CephError(cmd, -1, "", str(exc)) from exc
         if check and res.returncode != 0:
@@ -78,6 +78,11 @@ class Ceph:
     def rbd(self, *args, timeout=None):
         return self.run(["rbd"] + self.common() + ["--rados_mon_op_timeout=10", "--rados_osd_op_timeout=30"]
                         + list(args), timeout=timeout)
+
+    def rbd_fuse_mount(self, pool, image, mountpoint):
+        """rbd-fuse takes no --id/--keyring; librados reads them from CEPH_ARGS."""
+        return self.run(["rbd-fuse", "-c", self.conf, "-p", pool, "-r", image, mountpoint], timeout=60,
+                        env={"CEPH_ARGS": f"--id {self.user} --keyring {self.keyring}"})
 
     def create_image(self, name, size_bytes):
         mib = max(1, (size_bytes + (1 << 20) - 1) >> 20)

@@ -89,7 +89,7 @@ class PodWorker:
                 msg = str(exc)
                 LOG.warning("pod %s/%s: FailedMount (retry in %.0fs): %s", pod["metadata"]["namespace"],
                             pod["metadata"]["name"], delay, msg)
-                self.recorder.emit(pod, "Warning", "FailedMount", msg)
+                self.recorder.emit(pod, "Warning", getattr(exc, "reason", "FailedMount"), msg)
                 self.mount_error[uid] = msg
                 self.post_status(pod, running)
                 return

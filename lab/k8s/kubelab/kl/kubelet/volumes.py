@@ -13,6 +13,7 @@ worker turns them into FailedMount events and retries with backoff."""
 import logging
 import os
 import subprocess
+import time
 
 from ..ceph import Ceph, CephError
 from ..meta import APIError
@@ -24,7 +25,9 @@ RBD = "rbd.csi.ceph.com"
 
 
 class MountError(Exception):
-    pass
+    def __init__(self, message, reason="FailedMount"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def mountpoints():
@@ -41,15 +44,23 @@ def mountpoints():
     return out
 
 
-def unmount(path):
-    """Unmount (lazy as a last resort: a FUSE mount whose server is gone can hang stat)."""
-    for cmd in (["fusermount", "-u", path], ["umount", path], ["umount", "-l", path]):
-        try:
-            if subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0:
-                return True
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-    return False
+def _try(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def unmount(path, busy_wait=10.0):
+    """Unmount; a busy mount (rbd-fuse while fuse2fs still closes its image
+    file) is retried for busy_wait seconds, then detached lazily."""
+    deadline = time.monotonic() + busy_wait
+    while True:
+        if _try(["fusermount", "-u", path]) or _try(["umount", path]) or path not in mountpoints():
+            return True
+        if time.monotonic() >= deadline:
+            return _try(["umount", "-l", path])
+        time.sleep(0.5)
 
 
 class VolumeManager:
@@ -102,6 +113,8 @@ class VolumeManager:
         except APIError as exc:
             raise MountError(f"cannot resolve claim {ns}/{claim}: {exc}") from exc
         spec = pv.get("spec") or {}
+        if "ReadWriteOnce" in (spec.get("accessModes") or []) and "hostPath" not in spec:
+            self._check_single_attach(pod, claim, pv["metadata"]["name"])
         if "hostPath" in spec:
             return self._host_path(spec["hostPath"])
         driver = (spec.get("csi") or {}).get("driver")
@@ -113,6 +126,21 @@ class VolumeManager:
             return self._rbd(pv, target)
         raise MountError(f'MountVolume.SetUp failed for volume "{pv["metadata"]["name"]}" : '
                          f"kubernetes.io/csi: driver name {driver} not found in the list of registered CSI drivers")
+
+    def _check_single_attach(self, pod, claim, pv_name):
+        """An RWO volume mounted by two pods at once would corrupt its ext4
+        (rbd-fuse takes no lock): wait, like the attach/detach controller's
+        Multi-Attach error, until the other pod is gone from the API (which
+        its kubelet does only after unmounting)."""
+        ns, uid = pod["metadata"]["namespace"], pod["metadata"]["uid"]
+        users = [p["metadata"]["name"] for p in self.client.list("Pod", ns)
+                 if p["metadata"]["uid"] != uid and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                 and (p.get("spec") or {}).get("nodeName")
+                 and any((v.get("persistentVolumeClaim") or {}).get("claimName") == claim
+                         for v in (p.get("spec") or {}).get("volumes") or [])]
+        if users:
+            raise MountError(f'Multi-Attach error for volume "{pv_name}" Volume is already used by pod(s) '
+                             f'{", ".join(users)}', reason="FailedAttachVolume")
 
     def _cephfs(self, pv, target):
         if target in mountpoints():
@@ -139,8 +167,7 @@ class VolumeManager:
         name = pv["metadata"]["name"]
         try:
             if base not in mountpoints():
-                self.ceph.run(["rbd-fuse", "-c", self.ceph.conf, "--id", self.ceph.user, "--keyring",
-                               self.ceph.keyring, "-p", pool, "-r", image, base], timeout=60)
+                self.ceph.rbd_fuse_mount(pool, image, base)
             if not os.path.exists(blockfile):
                 raise CephError(["rbd-fuse"], 1, "", f"image {pool}/{image} not visible under {base}")
             probe = self.ceph.run(["blkid", "-p", "-o", "value", "-s", "TYPE", blockfile], check=False)
