@@ -13,7 +13,7 @@ LAB_APT_PACKAGES := podman runc debootstrap openssl openssh-client iptables uidm
 
 .PHONY: lab-up lab-down lab-status lab-test lab-build lab-purge lab-deps
 
-lab-deps:
+lab-deps: | venv
 	@test -x $(LAB_PY) || { echo "lab: $(LAB_PY) missing: create the project venv first (make venv / requirements-dev.txt)"; exit 1; }
 	@missing=""; for c in podman runc debootstrap openssl ssh iptables; do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
 	if [ -n "$$missing" ]; then \
