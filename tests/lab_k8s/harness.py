@@ -167,6 +167,18 @@ class Lab:
         order = sorted(self.procs, key=lambda n: (n.startswith("etcd"), n.startswith("kube-apiserver")))
         for name in order:
             self.stop_proc(name)
+        self.unmount_all()
+
+    def unmount_all(self):
+        """Leftover mounts under the lab dir (kubelet root binds, FUSE mounts), deepest first."""
+        mounts = []
+        with open("/proc/self/mountinfo") as fh:
+            for line in fh:
+                mp = line.split()[4]
+                if mp.startswith(self.tmp + "/"):
+                    mounts.append(mp)
+        for mp in sorted(set(mounts), key=len, reverse=True):
+            subprocess.run(["umount", "-l", mp], capture_output=True)
 
     # -- clients --------------------------------------------------------------------
     def kubectl(self, *args, check=True, timeout=60, input=None):

@@ -118,7 +118,7 @@ case "$cmd" in
     done
     echo "ceph did not become ready" >&2; exit 1 ;;
   stop) for d in mds.a osd.0 mgr.x mon.a; do stop_daemon "$d"; done ;;
-  stop-mds) stop_daemon mds.a ;;
+  stop-mds) stop_daemon mds.a; $C mds fail a >/dev/null 2>&1 || true ;;
   start-mds) ceph-mds -c "$D/ceph.conf" -i a ;;
   *) echo "usage: $0 start|stop|stop-mds|start-mds DIR [PORT]" >&2; exit 2 ;;
 esac

@@ -130,7 +130,7 @@ spec:
 """)
     lab.kubectl("patch", "deploy", "jenkins", "-n", "ci", "-p", '{"spec":{"replicas":1}}')
     failed = lab.wait_for("FailedMount x2", lambda: [e for e in events(lab, "ci", "FailedMount")
-                                                    if e.get("count", 1) >= 2], timeout=60)
+                                                    if e.get("count", 1) >= 2], timeout=90)
     ev = failed[0]
     assert ev["type"] == "Warning" and ev["involvedObject"]["kind"] == "Pod"
     assert "probably no MDS server is up?" in ev["message"], ev["message"]

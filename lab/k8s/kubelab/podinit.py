@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Container entry: runs inside `unshare --mount --propagation private`,
+"""Container entry: runs inside `unshare --mount --propagation slave`,
 bind-mounts each volume onto its mountPath in that private mount namespace,
 then execs the container command.  Stdlib only; no kubelab imports.
 

@@ -1,15 +1,26 @@
 """The real Ceph CLIs (ceph, rbd, ceph-fuse, rbd-fuse) with bounded time."""
 import json
 import logging
+import re
 import subprocess
 
 LOG = logging.getLogger("ceph")
 
 
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\S+ [0-9a-f]+ +-?\d+ ", re.M)
+_PID = re.compile(r"\[\d+\]|0x[0-9a-f]+")
+
+
+def stable_text(text):
+    """Daemon output without timestamps/thread ids/pids, so that the same
+    failure gives the same message (and Events aggregate with count++)."""
+    return _PID.sub("", _LOG_PREFIX.sub("", text or "")).strip()
+
+
 class CephError(Exception):
     def __init__(self, cmd, rc, stdout, stderr):
         self.cmd, self.rc, self.stdout, self.stderr = cmd, rc, stdout, stderr
-        tail = (stderr or stdout or "").strip()
+        tail = stable_text(stderr or stdout)
         super().__init__(f"an error (exit status {rc}) occurred while running {cmd[0]} "
                          f"args: {cmd[1:]}: {tail[-600:]}")
 

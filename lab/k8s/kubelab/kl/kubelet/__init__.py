@@ -17,7 +17,10 @@ def run(cfg):
     client = Client(cfg)
     runtime = RuntimeClient(cfg["containerd_socket"])
     agent = NodeAgent(client, runtime, cfg)
-    worker = PodWorker(client, runtime, VolumeManager(client, cfg), cfg)
+    volumes = VolumeManager(client, cfg)
+    if cfg.get("mount_namespace", True):
+        volumes.prepare()
+    worker = PodWorker(client, runtime, volumes, cfg)
     LOG.info("kubelet (kubelab) starting on node %s", cfg["node_name"])
     hb = threading.Thread(target=runloop.every, args=(float(cfg["node_status_update_seconds"]), agent.step, stop,
                                                        "heartbeat"), daemon=True, name="heartbeat")

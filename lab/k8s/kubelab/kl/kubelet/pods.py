@@ -162,7 +162,7 @@ class PodWorker:
         if not self.use_ns or not mounts:
             return argv
         spec = json.dumps({"mounts": mounts, "cwd": container.get("workingDir") or "/"})
-        return ["unshare", "--mount", "--propagation", "private", "--", sys.executable, PODINIT, spec, "--", *argv]
+        return ["unshare", "--mount", "--propagation", "slave", "--", sys.executable, PODINIT, spec, "--", *argv]
 
     # -- status -----------------------------------------------------------------------
     def _container_status(self, pod, c, running):

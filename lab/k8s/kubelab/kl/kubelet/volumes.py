@@ -63,11 +63,46 @@ def unmount(path, busy_wait=10.0):
         time.sleep(0.5)
 
 
+def fuse_daemons(needle):
+    """PIDs of processes whose command line mentions needle (our FUSE daemons)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                if needle.encode() in fh.read():
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+def wait_gone(needle, timeout):
+    deadline = time.monotonic() + timeout
+    while fuse_daemons(needle):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 class VolumeManager:
     def __init__(self, client, cfg):
         self.client, self.cfg = client, cfg
         self.root = os.path.join(cfg["kubelet_root"], "pods")
         self.ceph = Ceph(cfg)
+
+    def prepare(self):
+        """Make the pods dir a shared mount, as the real kubelet does with its
+        root dir: containers run in mount namespaces with *slave* propagation,
+        so when we unmount a volume here the copies in every container's
+        namespace go too (with private copies a fuse2fs mount would live on
+        in an unrelated container's namespace and keep writing the image)."""
+        os.makedirs(self.root, exist_ok=True)
+        if self.root not in mountpoints():
+            subprocess.run(["mount", "--bind", self.root, self.root], check=True, capture_output=True)
+        subprocess.run(["mount", "--make-rshared", self.root], check=True, capture_output=True)
 
     def pod_dir(self, uid):
         return os.path.join(self.root, uid)
@@ -189,6 +224,14 @@ class VolumeManager:
         mine = sorted((mp for mp in mountpoints() if mp.startswith(pod_dir + "/")), key=len, reverse=True)
         ok = True
         for mp in sorted(mine, key=lambda p: (p.endswith("/rbd-fuse"), -len(p))):
+            if mp.endswith("/rbd-fuse"):
+                # fuse2fs writes the filesystem back on exit: the image file must
+                # stay reachable until it is gone, never detach it lazily before
+                image_users = [p for p in fuse_daemons(mp + "/") if p != os.getpid()]
+                if image_users and not wait_gone(mp + "/", 60):
+                    LOG.warning("fuse2fs on %s still running; keeping rbd-fuse mounted", mp)
+                    ok = False
+                    continue
             if unmount(mp):
                 LOG.info("unmounted %s", mp)
             else:
