@@ -70,6 +70,8 @@ def create_host(h: dict, topo: dict, tags: dict) -> None:
             args += ["--add-host", f"{o['name']}:{o['ip']}"]
         if is_k8s(h) and KUBELAB_SRC.is_dir():
             args += ["-v", f"{KUBELAB_SRC}:/opt/kubelab:ro"]
+            if (KUBELAB_SRC.parent / "bin").is_dir():  # verify-volume & co.
+                args += ["-v", f"{KUBELAB_SRC.parent / 'bin'}:/opt/kubelab-bin:ro"]
         if "k8s_workers" in h["roles"]:
             # ceph-fuse / rbd-fuse need the device and mount(2) (CAP_SYS_ADMIN) in the host's namespace
             args += ["--device", "/dev/fuse", "--cap-add", "SYS_ADMIN"]
@@ -511,6 +513,8 @@ def setup_kubelab_host(h: dict, topo: dict) -> None:
         if not src.exists():
             raise LabError(f"{src} missing (contract with lab/k8s)")
         put_file(name, f"/etc/systemd/system/{u}.service", src.read_text(), "0644")
+    hexec(name, "if [ -d /opt/kubelab-bin ]; then for f in /opt/kubelab-bin/*; do "
+                "ln -sf $f /usr/local/bin/$(basename $f); done; fi")
     hexec(name, "systemctl daemon-reload; systemctl enable -q " + " ".join(f"{u}.service" for u in units)
           + "; systemctl start --no-block " + " ".join(f"{u}.service" for u in units))
 
@@ -547,7 +551,8 @@ def kubectl(*args: str, check: bool = True, timeout: float = 60) -> subprocess.C
 
 
 def wait_nodes_ready(topo: dict, timeout: float = 180) -> None:
-    want = sorted(h["name"] for h in topo["hosts"] if is_k8s(h))
+    # masters run no kubelet (lab/k8s contract), so the Nodes are the hosts with the k8s_workers role
+    want = sorted(h["name"] for h in topo["hosts"] if "k8s_workers" in h["roles"])
 
     def ok():
         data = json.loads(kubectl("get", "nodes", "-o", "json").stdout)
