@@ -7,7 +7,7 @@ import subprocess
 LOG = logging.getLogger("ceph")
 
 
-_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\S+ [0-9a-f]+ +-?\d+ ", re.M)
+_LOG_PREFIX = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+[+-]\d{4} [0-9a-f]+ +-?\d+ ")
 _PID = re.compile(r"\[\d+\]|0x[0-9a-f]+")
 
 
