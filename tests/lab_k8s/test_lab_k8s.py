@@ -168,6 +168,48 @@ def test_delete_pod_is_replaced(lab):
                  timeout=40)
 
 
+def test_bare_pod_create_restart_policy_and_delete(lab):
+    pods = """
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher, namespace: apps}
+spec:
+  restartPolicy: OnFailure
+  containers:
+  - {name: c, image: busybox, command: ["sh", "-c", "sleep 0.5; exit 3"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: oneshot, namespace: apps}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: c, image: busybox, command: ["true"]}
+"""
+    assert "pod/crasher created" in lab.kubectl("create", "-f", "-", input=pods).stdout
+    lab.wait_for("oneshot Succeeded", lambda: lab.kjson("get", "pod", "-n", "apps", "oneshot")["status"]
+                 .get("phase") == "Succeeded", timeout=30)
+    cs = lab.wait_for("crasher restarted twice", lambda: (lambda s: s if s and s[0]["restartCount"] >= 2 else None)(
+        lab.kjson("get", "pod", "-n", "apps", "crasher")["status"].get("containerStatuses")), timeout=40)
+    assert cs[0]["lastState"]["terminated"]["exitCode"] == 3
+    lab.kubectl("delete", "pod", "-n", "apps", "crasher", "oneshot", "--timeout=60s", timeout=90)
+    assert lab.kubectl("get", "pod", "-n", "apps", "crasher", check=False).returncode != 0
+
+
+def test_controller_manager_leader_failover(lab):
+    lease = lab.kjson("get", "lease", "-n", "kube-system", "kube-controller-manager")
+    first = lease["spec"]["holderIdentity"]
+    assert first.startswith("m1_")
+    lab.start("kube-controller-manager", "m2", "master", hostpath_provisioner_dir=os.path.join(lab.tmp, "hostpath"))
+    time.sleep(3)
+    assert lab.kjson("get", "lease", "-n", "kube-system", "kube-controller-manager")["spec"]["holderIdentity"] == first
+    t0 = time.monotonic()
+    lab.stop_proc("kube-controller-manager-m1")
+    lab.wait_for("m2 leads", lambda: lab.kjson("get", "lease", "-n", "kube-system", "kube-controller-manager")
+                 ["spec"]["holderIdentity"].startswith("m2_"), timeout=30)
+    print(f"controller-manager failover took {time.monotonic() - t0:.1f}s (lease 6s)")
+
+
 def test_containerd_stop_makes_node_not_ready(lab):
     t0 = time.monotonic()
     lab.stop_proc("containerd-w2")

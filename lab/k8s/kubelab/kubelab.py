@@ -31,6 +31,7 @@ def main(argv=None):
     from kl import config, log
     log.setup(args.component)
     cfg = config.load(args.config)
+    cfg["component"] = args.component
     module = importlib.import_module(COMPONENTS[args.component])
     return module.run(cfg) or 0
 

@@ -16,9 +16,19 @@ class Unavailable(Exception):
     """No apiserver answered."""
 
 
+KUBECONFIG_KEYS = {"kubelet": "node", "kube-proxy": "kube-proxy", "kube-controller-manager": "kube-controller-manager",
+                   "kube-scheduler": "kube-scheduler"}
+
+
+def kubeconfig_path(cfg):
+    """`kubeconfigs.<component>` (node/kube-proxy/kube-controller-manager/kube-scheduler) if given, else `kubeconfig`."""
+    key = KUBECONFIG_KEYS.get(cfg.get("component", ""))
+    return (cfg.get("kubeconfigs") or {}).get(key) or cfg["kubeconfig"]
+
+
 class Client:
     def __init__(self, cfg, timeout=10.0):
-        kc = kubeconfig.load(cfg["kubeconfig"])
+        kc = kubeconfig.load(kubeconfig_path(cfg))
         self.endpoints = list(cfg.get("apiserver_endpoints") or []) or [kc["server"]]
         ctx = ssl.create_default_context(cafile=kc["ca"] or cfg.get("ca_cert"))
         ctx.check_hostname = False  # pinned to the lab CA; endpoints are IPs

@@ -50,6 +50,7 @@ class PodWorker:
         self.mounted = {}        # uid -> {volume: host path}
         self.mount_error = {}    # uid -> last FailedMount message
         self.restarts = {}       # uid/cname -> restart count
+        self.last_term = {}      # uid/cname -> lastState.terminated of the previous run
         self.use_ns = bool(cfg.get("mount_namespace", True))
 
     # -- the loop -----------------------------------------------------------------
@@ -109,6 +110,7 @@ class PodWorker:
                 return
             if not self.crash_backoff.ready(key):
                 return
+            self.last_term[key] = _terminated(state)
             self.runtime.call("remove", id=key)
             self.restarts[key] = self._restart_count(pod, cname) + 1
             self.recorder.emit(pod, "Warning", "BackOff", f"Back-off restarting failed container {cname} in pod "
@@ -170,15 +172,18 @@ class PodWorker:
         st = running.get(cid(uid, cname))
         cs = {"name": cname, "image": c.get("image", ""), "imageID": "", "containerID": "",
               "restartCount": self._restart_count(pod, cname), "started": False, "ready": False, "state": {}}
+        prev = self.last_term.get(cid(uid, cname)) or next(
+            (x.get("lastState", {}).get("terminated") for x in (pod.get("status") or {}).get("containerStatuses") or []
+             if x.get("name") == cname and x.get("lastState")), None)
+        if prev:
+            cs["lastState"] = {"terminated": prev}
         if uid in self.mount_error or st is None:
             cs["state"] = {"waiting": {"reason": "ContainerCreating"}}
         elif st["running"]:
             cs.update(started=True, ready=True, containerID=f"containerd://{st['id']}",
                       state={"running": {"startedAt": st["started_at"]}})
         else:
-            term = {"exitCode": st["exit_code"], "reason": "Completed" if st["exit_code"] == 0 else "Error",
-                    "startedAt": st["started_at"], "finishedAt": st["finished_at"],
-                    "containerID": f"containerd://{st['id']}"}
+            term = _terminated(st)
             policy = pod["spec"].get("restartPolicy", "Always")
             will_restart = policy == "Always" or (policy == "OnFailure" and st["exit_code"] != 0)
             if will_restart:
@@ -244,8 +249,9 @@ class PodWorker:
         self.mounted.pop(uid, None)
         self.mount_error.pop(uid, None)
         self.mount_backoff.reset(uid)
-        for key in [k for k in self.restarts if k.startswith(uid + "_")]:
-            self.restarts.pop(key)
+        for table in (self.restarts, self.last_term):
+            for key in [k for k in table if k.startswith(uid + "_")]:
+                table.pop(key)
 
     def cleanup_orphans(self, live_uids, running):
         """Containers and mounts of pods that no longer exist on this node (force-deleted, rebound)."""
@@ -258,6 +264,11 @@ class PodWorker:
         for uid in self.volumes.known_pod_dirs():
             if uid not in live_uids and self.volumes.teardown(uid):
                 self.forget(uid)
+
+
+def _terminated(st):
+    return {"exitCode": st["exit_code"], "reason": "Completed" if st["exit_code"] == 0 else "Error",
+            "startedAt": st["started_at"], "finishedAt": st["finished_at"], "containerID": f"containerd://{st['id']}"}
 
 
 def _comparable(status):
