@@ -14,6 +14,9 @@ BUILD        := .build
 COLL_ROOT    := $(BUILD)/collections
 COLL_LINK    := $(COLL_ROOT)/ansible_collections/blackstart/cluster
 SANITY_TREE  := $(BUILD)/sanity/ansible_collections/blackstart/cluster
+# ansible-test's --venv bootstraps pip from a host we cannot reach: run it --local in a venv of its own,
+# where --requirements installs its pinned linters from PyPI without touching .venv.
+SANITY_VENV  := .venv-sanity
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLL_ROOT)
 export PATH  := $(CURDIR)/$(VBIN):$(PATH)
 
@@ -39,6 +42,12 @@ $(COLL_LINK):
 
 venv: $(VENV)/.installed $(COLL_LINK)
 
+$(SANITY_VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(SANITY_VENV)
+	$(SANITY_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(SANITY_VENV)/bin/python -m pip install -q --disable-pip-version-check $$(grep '^ansible-core==' requirements-dev.txt)
+	touch $@
+
 # --- tests ----------------------------------------------------------------------------------------------
 test: venv unit sanity lint docs-check $(if $(wildcard lab/lab.mk),lab-test)
 	@echo "make test: all suites passed"
@@ -48,13 +57,22 @@ unit: venv
 	  --cov=ansible_collections.blackstart.cluster.plugins --cov-report=term-missing:skip-covered \
 	  --cov-fail-under=90
 
-# ansible-test wants a real tree (it resolves symlinks): copy what git knows, minus the lab.
-sanity: venv
+# ansible-test wants a real tree (it resolves symlinks) and asks git which files it holds: copy what git
+# knows, minus the lab, into a tree with its own git index (inside ours, .build/ is ignored).
+# SANITY_ARGS='--test pylint' runs one test.
+# ansible-test asks for a get-pip.py it downloads from an unreachable host; give it the local stand-in.
+GET_PIP_CACHE = $(HOME)/.ansible/test/cache/get_pip_$(shell grep -ho "pip='[0-9.]*'" \
+  $(SANITY_VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | tr -dc '0-9.' | tr . _).py
+
+sanity: venv $(SANITY_VENV)/.installed
+	mkdir -p $(dir $(GET_PIP_CACHE)) && cp tools/get_pip_standin.py $(GET_PIP_CACHE)
 	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_TREE)
 	git ls-files -co --exclude-standard -z \
-	  | grep -zv -e '^lab/' -e '^tests/lab' -e '^\.ci/' \
+	  | grep -zv -e '^lab/' -e '^tests/lab' -e '^\.ci/' -e '^tools/' \
 	  | tar --null -T - -cf - | tar -xf - -C $(SANITY_TREE)
-	cd $(SANITY_TREE) && $(CURDIR)/$(VBIN)/ansible-test sanity --venv --python 3.11 --color no
+	cd $(SANITY_TREE) && git init -q && git add -A
+	cd $(SANITY_TREE) && PATH=$(CURDIR)/$(SANITY_VENV)/bin:$$PATH \
+	  ansible-test sanity --local --python 3.11 --requirements --color no $(SANITY_ARGS)
 
 lint: venv
 	$(VBIN)/ansible-lint --offline --profile production
@@ -66,6 +84,11 @@ docs-check: venv
 
 build: venv
 	$(VBIN)/ansible-galaxy collection build --force --output-path $(BUILD)
+
+demo:
+	@echo "make demo: power_off.yml / power_on.yml are not built yet (the power-cycle issue);"
+	@echo "           'make lab-up' brings the lab cluster up meanwhile."
+	@exit 2
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .coverage

@@ -36,7 +36,7 @@ options:
   cli_timeout:
     description:
       - Seconds one C(ceph) call may take. Bounds the monitor connection (C(--connect-timeout)), every monitor
-        and OSD operation (C(--rados_mon_op_timeout), C(--rados_osd_op_timeout)) and, through C(timeout(1))
+        and OSD operation (C(--rados_mon_op_timeout), C(--rados_osd_op_timeout)) and, through the C(timeout) command
         when the host has it, the whole process (twice this plus 5 seconds), because mgr commands otherwise
         hang for ever when no mgr is active.
     type: int
@@ -46,33 +46,4 @@ notes:
     command, its exit code and stderr.
 requirements:
   - The C(ceph) CLI (package C(ceph-common)) on the host the task runs on, usually a mon host.
-'''
-
-    # The options every gate shares, and what a gate does.
-    WAIT = r'''
-options:
-  timeout:
-    description:
-      - Seconds to wait for the gate, on a monotonic clock. V(0) checks once.
-    type: float
-    default: 300
-  poll:
-    description:
-      - The longest pause between two checks, in seconds. The first check runs at once, the next ones after
-        0.25 s, growing 1.5 times each up to O(poll).
-    type: float
-    default: 1.0
-notes:
-  - Errors that waiting may fix (the CLI timed out, no quorum yet, connection refused) are retried and counted
-    in RV(transient_errors); errors it cannot fix (unknown names, rejected commands) fail at once.
-  - On timeout the module fails with a message naming each thing still missing, and returns the last state it saw.
-attributes:
-  check_mode:
-    support: full
-    details: In check mode the gate is evaluated once and never waits; when not ready the module warns and succeeds.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    details: A gate only reads.
 '''

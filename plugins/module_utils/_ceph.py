@@ -38,19 +38,40 @@ OSD_FLAGS = ('noout', 'norecover', 'norebalance', 'nobackfill', 'nodown', 'pause
              'nodeep-scrub', 'noin')
 
 # stderr fragments that mean "the cluster is not reachable or not ready yet": retry, don't fail.
+# ("error connecting to the cluster" alone is not one: Ceph prints it for a wrong key (errno 13) and a
+# missing keyring (errno 2) too; the errno decides.)
 _TRANSIENT_MARKERS = (
     'timed out',
     'etimedout',
+    'errno 110',
     'connection refused',
     'econnrefused',
-    'error connecting to the cluster',
-    'errno 110',
     'errno 111',
     'ehostunreach',
     'no route to host',
     'eagain',
     'resource temporarily unavailable',
 )
+# ...unless one of these says waiting will not help.
+_PERMANENT_MARKERS = (
+    'permission denied',
+    'errno 13',
+    'eacces',
+    'errno 1)',
+    'operation not permitted',
+    'errno 2',
+    'object not found',
+    'einval',
+    'invalid command',
+)
+
+
+def is_transient(rc, stderr):
+    """Whether a failed ceph call is worth retrying (the cluster may simply not be up yet)."""
+    low = (stderr or '').lower()
+    if any(m in low for m in _PERMANENT_MARKERS):
+        return False
+    return rc in (124, 110) or any(m in low for m in _TRANSIENT_MARKERS)
 
 
 class CephCommandError(GateError):
@@ -63,7 +84,7 @@ class CephCommandError(GateError):
         self.stderr = (stderr or '').strip()
         self.hint = hint
         self.reason = reason or 'failed'
-        Exception.__init__(self, self._message())
+        super(CephCommandError, self).__init__(self._message())
 
     @property
     def command(self):
@@ -146,9 +167,7 @@ class CephCLI(object):
         rc, out, err = self._run_command(self._outer(argv), check_rc=False,
                                          environ_update={'LC_ALL': 'C', 'LANG': 'C'})
         if rc != 0:
-            low = (err or '').lower()
-            transient = rc == 124 or rc == 110 or any(m in low for m in _TRANSIENT_MARKERS)
-            cls = CephTransientError if transient else CephCommandError
+            cls = CephTransientError if is_transient(rc, err) else CephCommandError
             reason = 'was killed after %ss' % (2 * self.op_timeout + 5) if rc == 124 else 'failed'
             raise cls(argv, rc, out, err, hint=_hint_for(err, rc), reason=reason)
         if not fmt_json:
@@ -222,7 +241,7 @@ def cli_from_module(module):
     if problems:
         module.fail_json(msg='; '.join(problems))
     return CephClient(module.run_command, executable=path, cluster=p['cluster'], conf=p['conf'], user=p['user'],
-                   keyring=p['keyring'], op_timeout=p['cli_timeout'], timeout_bin=module.get_bin_path('timeout'))
+                      keyring=p['keyring'], op_timeout=p['cli_timeout'], timeout_bin=module.get_bin_path('timeout'))
 
 
 # ---------------------------------------------------------------------------------------------------

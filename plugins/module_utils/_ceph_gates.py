@@ -48,9 +48,10 @@ def quorum_observation(quorum, mons=None, min_mons=None):
 
 def no_quorum_missing(expected, error):
     """What to say when the CLI cannot even read the monmap (no quorum, or no mon answering)."""
-    who = ', '.join('mon.%s' % m for m in expected) if expected else 'the mons'
-    return ['no quorum: the monitors did not answer (%s); waiting for %s: start ceph-mon on a majority of '
-            'mon hosts and check their clocks and network' % (error, who)]
+    who = ', '.join('mon.%s' % m for m in expected) if expected else 'every mon of the monmap'
+    said = (error.stderr.splitlines() or ['no output'])[-1]
+    return 'no quorum: `ceph quorum_status` got no answer (rc=%s: %s); waiting for %s: start ceph-mon on a ' \
+           'majority of mon hosts and check their clocks and network' % (error.rc, said, who)
 
 
 # ----------------------------------------------------------------------------------------------- OSDs

@@ -91,7 +91,7 @@ class WaitResult(object):
         return head + (': ' + '; '.join(parts) if parts else '')
 
 
-def wait_for(check, timeout, poll=1.0, check_mode=False, clock=time.monotonic, sleep=time.sleep,
+def wait_for(check, timeout, poll=1.0, check_mode=False, clock=None, sleep=None,
              first_delay=FIRST_DELAY, growth=GROWTH):
     """Evaluate ``check`` until it is ready or ``timeout`` seconds have passed.
 
@@ -100,6 +100,8 @@ def wait_for(check, timeout, poll=1.0, check_mode=False, clock=time.monotonic, s
     :param poll: the longest pause between two checks (the pause starts at ``first_delay`` and grows).
     :param check_mode: evaluate once and return, never sleep.
     """
+    clock = clock or time.monotonic
+    sleep = sleep or time.sleep
     result = WaitResult()
     start = clock()
     deadline = start + max(0.0, float(timeout))

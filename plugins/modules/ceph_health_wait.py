@@ -17,10 +17,11 @@ description:
     statistics (C(pg_ready)) and every PG is active+clean - right after OSDs start, or right after pools are
     created, health can say HEALTH_OK while PGs are still unknown.
 author:
-  - blackstart contributors
+  - blackstart contributors (@blackstart)
 extends_documentation_fragment:
+  - blackstart.cluster.attributes
   - blackstart.cluster.ceph
-  - blackstart.cluster.ceph.wait
+  - blackstart.cluster.wait
 options:
   status:
     description:

@@ -17,10 +17,11 @@ description:
     a filesystem left down or not joinable by a power-off, a rank stuck in replay because the V(pause) flag
     is set (read from C(ceph osd dump) only then).
 author:
-  - blackstart contributors
+  - blackstart contributors (@blackstart)
 extends_documentation_fragment:
+  - blackstart.cluster.attributes
   - blackstart.cluster.ceph
-  - blackstart.cluster.ceph.wait
+  - blackstart.cluster.wait
 options:
   filesystems:
     description:
@@ -84,7 +85,9 @@ state:
   type: dict
   contains:
     filesystems:
-      description: One entry per filesystem waited for - name, max_mds, joinable, active (all ranks up:active), ranks (rank to "daemon state"), failed, damaged, standby_replay.
+      description:
+        - One entry per filesystem waited for - name, max_mds, joinable, active (all ranks up:active),
+          ranks (rank to "daemon state"), failed, damaged, standby_replay.
       type: list
       elements: dict
     standbys:

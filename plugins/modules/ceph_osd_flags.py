@@ -16,8 +16,9 @@ description:
   - Returns the flags before and after, and exactly which flags this call changed, so that a power-on can
     unset only what the power-off set and a flag an operator had set beforehand (say V(noout)) survives.
 author:
-  - blackstart contributors
+  - blackstart contributors (@blackstart)
 extends_documentation_fragment:
+  - blackstart.cluster.attributes
   - blackstart.cluster.ceph
 attributes:
   check_mode:
@@ -31,9 +32,9 @@ options:
   flags:
     description:
       - The flags to set or unset.
-      - V(pause) stands for the pair C(pauserd) and C(pausewr). Read the collection's docs/flags.md before
-        setting V(nodown) or V(pause): with V(nodown) stopped OSDs stay "up" in the map, and an MDS started
-        while V(pause) is set stays in up:replay.
+      - V(pause) stands for the pair C(pauserd) and C(pausewr).
+      - Read the collection's C(docs/flags.md) before setting V(nodown) or V(pause). With V(nodown) set, stopped
+        OSDs stay "up" in the map; an MDS started while V(pause) is set stays in C(up:replay).
     type: list
     elements: str
     required: true

@@ -19,10 +19,11 @@ description:
   - Without O(since_epoch) or O(since), "up" is trusted only while V(nodown) is not set; with V(nodown) set the
     gate waits and says why.
 author:
-  - blackstart contributors
+  - blackstart contributors (@blackstart)
 extends_documentation_fragment:
+  - blackstart.cluster.attributes
   - blackstart.cluster.ceph
-  - blackstart.cluster.ceph.wait
+  - blackstart.cluster.wait
 options:
   osds:
     description:

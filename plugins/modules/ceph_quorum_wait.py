@@ -13,13 +13,14 @@ version_added: 0.1.0
 description:
   - Reads C(ceph quorum_status) until every expected monitor is in the quorum (by default every monitor of the
     monmap), or at least O(min_mons) of them.
-  - Without a quorum the C(ceph) CLI cannot answer at all: it times out after O(cli_timeout). The gate keeps
+  - Without a quorum the C(ceph) CLI cannot answer at all; it times out after O(cli_timeout). The gate keeps
     waiting through that and, on timeout, names the monitors it was waiting for.
 author:
-  - blackstart contributors
+  - blackstart contributors (@blackstart)
 extends_documentation_fragment:
+  - blackstart.cluster.attributes
   - blackstart.cluster.ceph
-  - blackstart.cluster.ceph.wait
+  - blackstart.cluster.wait
 options:
   mons:
     description:
@@ -102,7 +103,8 @@ state:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import ceph_argument_spec, cli_from_module
+from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import (
+    CephTransientError, ceph_argument_spec, cli_from_module)
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph_gates import (
     no_quorum_missing, quorum_observation)
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import (
@@ -124,8 +126,8 @@ def main():
     def check():
         try:
             quorum = cli.quorum_status()
-        except TransientError as exc:
-            raise TransientError(no_quorum_missing(module.params['mons'], exc)[0])
+        except CephTransientError as exc:
+            raise TransientError(no_quorum_missing(module.params['mons'], exc))
         return quorum_observation(quorum, module.params['mons'], module.params['min_mons'])
 
     run_gate(module, 'Ceph mon quorum', check)

@@ -62,17 +62,18 @@ def command_words(argv):
     return tuple(words)
 
 
-class FakeCeph(object):
+class FakeCeph(object):  # pylint: disable=too-many-instance-attributes
     """A `run_command` replaying captured states. ``states`` is a list: each call of ``advance()`` moves on
-    (a cluster coming up); ``extra`` maps command words to (rc, out, err) for commands not captured."""
+    (a cluster coming up), as does each command whose words are ``advance_on``; ``extra`` maps command
+    words to (rc, out, err), or a callable giving it, for commands not captured."""
 
-    def __init__(self, states, extra=None, advance_every=None):
+    def __init__(self, states, extra=None, advance_on=None):
         self.states = list(states) if isinstance(states, (list, tuple)) else [states]
         self.index = 0
         self.calls = []
         self.extra = dict(extra or {})
         self.flags_changes = []
-        self.advance_every = advance_every
+        self.advance_on = advance_on
 
     @property
     def state(self):
@@ -80,6 +81,17 @@ class FakeCeph(object):
 
     def advance(self):
         self.index += 1
+
+    def _apply_flags(self, text):
+        """What `osd dump` shows after the `osd set/unset` calls this fake received."""
+        data = json.loads(text)
+        flags = set(data['flags_set'])
+        for _verb, action, flag in self.flags_changes:
+            parts = {'pauserd', 'pausewr'} if flag == 'pause' else {flag}
+            flags = flags | parts if action == 'set' else flags - parts
+        data['flags_set'] = sorted(flags)
+        data['flags'] = ','.join(sorted(flags))
+        return json.dumps(data)
 
     def __call__(self, argv, check_rc=False, environ_update=None, **kwargs):
         assert environ_update == {'LC_ALL': 'C', 'LANG': 'C'}
@@ -94,6 +106,28 @@ class FakeCeph(object):
             return 0, '', '%s is %s' % (words[2], 'set' if words[1] == 'set' else 'unset')
         name = COMMAND_FILES[words]
         result = capture(self.state, name)
-        if self.advance_every and len(self.calls) % self.advance_every == 0:
+        if name == 'osd_dump' and self.flags_changes and result[0] == 0:
+            result = (0, self._apply_flags(result[1]), result[2])
+        if words == self.advance_on:
             self.advance()
         return result
+
+
+def run_module(main, args, fake, monkeypatch, capsys, check_mode=False):
+    """Run a module's main() with ``args`` against ``fake``; return (exit code, result dict)."""
+    from ansible.module_utils import basic
+    from ansible.module_utils.testing import patch_module_args
+
+    monkeypatch.setattr(basic.AnsibleModule, 'run_command', lambda self, *a, **k: fake(*a, **k))
+    args = dict(args)
+    args.setdefault('executable', '/bin/true')  # any executable file: the fake answers instead
+    if check_mode:
+        args['_ansible_check_mode'] = True
+    code = None
+    with patch_module_args(args):
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code
+    assert code is not None, 'the module did not exit'
+    return code, json.loads(capsys.readouterr().out)
