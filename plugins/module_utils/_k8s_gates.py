@@ -1,0 +1,253 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, blackstart contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What each Kubernetes gate decides from what the readers in _k8s.py return.
+
+Pure functions: no I/O (``now`` is passed in), so every decision is unit-tested on recorded outputs. Each
+returns an Observation whose ``missing`` sentences name the thing that is not ready, why, and what to do.
+Bad input (a node name the cluster does not have, for the cordon module) raises GateInputError.
+
+Private to the collection (leading underscore).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, Observation
+
+# Events on a pod that mean "its volume cannot be attached or mounted".
+MOUNT_EVENT_REASONS = ('FailedMount', 'FailedAttachVolume', 'FailedMapVolume')
+# Waiting reasons of a pod's containers that mean "not started yet" (as opposed to crashing).
+STARTING_REASONS = ('ContainerCreating', 'PodInitializing')
+
+
+class GateInputError(GateError):
+    """The module was asked about something the cluster does not have."""
+
+
+def _age(now, then):
+    if then is None or now is None:
+        return None
+    return max(0, int(round(now - then)))
+
+
+def _fmt_age(seconds):
+    if seconds is None:
+        return 'unknown'
+    if seconds < 120:
+        return '%ds' % seconds
+    if seconds < 7200:
+        return '%dm%02ds' % (seconds // 60, seconds % 60)
+    return '%dh%02dm' % (seconds // 3600, (seconds % 3600) // 60)
+
+
+# ----------------------------------------------------------------------------------------------- apiserver
+
+def apiserver_observation(results):
+    """``results``: [{endpoint, readyz: health, livez: health or None}] -> ready when every readyz passes."""
+    missing = []
+    rows = []
+    for r in results:
+        ready = r['readyz']
+        live = r.get('livez')
+        row = dict(endpoint=r['endpoint'], ready=ready['ok'], failed_checks=list(ready['failed']),
+                   error=ready['error'], live=(live['ok'] if live else None))
+        if live and not live['ok']:
+            row['livez_failed_checks'] = list(live['failed'])
+        rows.append(row)
+        if ready['ok']:
+            continue
+        if ready['error']:
+            missing.append('apiserver %s not answering: %s' % (r['endpoint'], ready['error']))
+            continue
+        failing = ', '.join('[-]%s %s' % (n, ready['checks'].get(n, 'failed')) for n in ready['failed'])
+        why = 'apiserver %s not ready: %s' % (r['endpoint'], failing)
+        if any(n.startswith('etcd') for n in ready['failed']):
+            why += ' (etcd has no quorum or is unreachable from this apiserver: run blackstart.cluster.etcd_wait)'
+        if live is not None and not live['ok'] and live['failed']:
+            why += '; livez also failing: %s' % ', '.join(live['failed'])
+        elif live is not None and live['ok']:
+            why += '; livez passes (alive, not ready yet)'
+        missing.append(why)
+    state = dict(endpoints=rows, ready=[r['endpoint'] for r in rows if r['ready']],
+                 not_ready=[r['endpoint'] for r in rows if not r['ready']])
+    return Observation(bool(rows) and all(r['ready'] for r in rows), state, missing)
+
+
+# ----------------------------------------------------------------------------------------------- nodes
+
+def _node_problem(node, now):
+    ready = node['conditions'].get('Ready') or {}
+    hb = _age(now, ready.get('last_heartbeat'))
+    words = 'NotReady' if node['ready'] == 'False' else 'NotReady (Ready=%s)' % node['ready']
+    why = '%s: %s' % (ready.get('reason') or 'no Ready condition', (ready.get('message') or '').strip() or 'no message')
+    bad = ['%s=%s (%s)' % (t, c['status'], c.get('reason') or '') for t, c in sorted(node['conditions'].items())
+           if t != 'Ready' and c['status'] not in ('False',)]
+    text = 'node %s %s: %s; last heartbeat %s ago' % (node['name'], words, why, _fmt_age(hb))
+    if bad:
+        text += '; other conditions: %s' % ', '.join(bad)
+    if ready.get('reason') == 'NodeStatusUnknown':
+        text += ' (the kubelet stopped posting status: check kubelet and containerd on %s)' % node['name']
+    return text, hb
+
+
+def nodes_observation(nodes, expected=None, now=None):
+    """Every expected node (default: all) registered and Ready=True."""
+    by_name = dict((n['name'], n) for n in nodes)
+    names = list(expected) if expected else sorted(by_name)
+    missing = []
+    rows = []
+    for name in names:
+        node = by_name.get(name)
+        if node is None:
+            missing.append('node %s not registered (nodes: %s): the kubelet on %s has not registered, or the '
+                           'name is wrong' % (name, ', '.join(sorted(by_name)) or 'none', name))
+            rows.append(dict(name=name, registered=False, ready='Unknown'))
+            continue
+        ready = node['conditions'].get('Ready') or {}
+        row = dict(name=name, registered=True, ready=node['ready'], unschedulable=node['unschedulable'],
+                   reason=ready.get('reason'), message=ready.get('message'),
+                   heartbeat_age=_age(now, ready.get('last_heartbeat')))
+        rows.append(row)
+        if node['ready'] != 'True':
+            missing.append(_node_problem(node, now)[0])
+    if not names:
+        missing.append('no node is registered')
+    state = dict(nodes=rows, ready=[r['name'] for r in rows if r['ready'] == 'True'],
+                 not_ready=[r['name'] for r in rows if r['ready'] != 'True'],
+                 unschedulable=[r['name'] for r in rows if r.get('unschedulable')])
+    return Observation(bool(names) and not missing, state, missing)
+
+
+# ----------------------------------------------------------------------------------------------- storage
+
+def _in_scope_pvcs(pvcs, namespaces, storage_classes):
+    return [p for p in pvcs
+            if (not namespaces or p['namespace'] in namespaces)
+            and (not storage_classes or p['storage_class'] in storage_classes)]
+
+
+def _mount_event(events, pod):
+    """The newest FailedMount/FailedAttachVolume event of this pod (by uid when the event has one)."""
+    best = None
+    for e in events:
+        if e['kind'] != 'Pod' or e['reason'] not in MOUNT_EVENT_REASONS:
+            continue
+        if e['namespace'] != pod['namespace'] or e['name'] != pod['name']:
+            continue
+        if e['uid'] and pod['uid'] and e['uid'] != pod['uid']:
+            continue  # an event of an earlier pod of the same name
+        best = e
+    return best
+
+
+def _pvc_problem(pvc, events, now):
+    text = 'PVC %s/%s %s (storage class %s)' % (pvc['namespace'], pvc['name'], pvc['phase'],
+                                                   pvc['storage_class'] or 'none')
+    ev = None
+    for e in events:
+        if e['kind'] == 'PersistentVolumeClaim' and e['namespace'] == pvc['namespace'] and e['name'] == pvc['name'] \
+                and (not e['uid'] or not pvc['uid'] or e['uid'] == pvc['uid']):
+            ev = e
+    if ev:
+        text += ': %s: %s' % (ev['reason'], ev['message'])
+    elif pvc['phase'] == 'Pending':
+        text += ' for %s: no provisioner event (is the CSI provisioner running, and the storage cluster up?)' % (
+            _fmt_age(_age(now, pvc['created'])))
+    elif pvc['phase'] == 'Lost':
+        text += ': its PersistentVolume is gone'
+    return text
+
+
+def stuck_pods(pods, events, pvc_names, now, grace, namespaces=None):
+    """Pods (using a PVC in scope, or with a mount-failure event) stuck Pending/ContainerCreating past ``grace``."""
+    out = []
+    for pod in pods:
+        if pod['phase'] != 'Pending' or pod['deleting'] or pod['mirror']:
+            continue
+        if namespaces and pod['namespace'] not in namespaces:
+            continue
+        ev = _mount_event(events, pod)
+        uses = [c for c in pod['pvcs'] if (pod['namespace'], c) in pvc_names]
+        if not uses and not ev:
+            continue
+        since = pod['scheduled'] or pod['created']
+        age = _age(now, since)
+        if age is None or age <= grace:
+            continue
+        if pod['node'] is None:
+            how = 'Pending (not scheduled%s)' % (': %s' % pod['unschedulable_message'] if pod['unschedulable_message'] else '')
+        elif any(w in STARTING_REASONS for w in pod['waiting']) or not pod['waiting']:
+            how = 'ContainerCreating'
+        else:
+            how = 'Pending (%s)' % ', '.join(pod['waiting'])
+        text = 'pod %s/%s%s stuck %s %s' % (pod['namespace'], pod['name'],
+                                           ' on %s' % pod['node'] if pod['node'] else '', how, _fmt_age(age))
+        if ev:
+            text += ': %s: %s' % (ev['reason'], ev['message'])
+            if ev['count'] > 1:
+                text += ' (x%d)' % ev['count']
+        out.append(dict(namespace=pod['namespace'], name=pod['name'], uid=pod['uid'], node=pod['node'], age=age,
+                        how=how, reason=ev['reason'] if ev else None, message=ev['message'] if ev else None,
+                        owner_kind=pod['owner_kind'], pvcs=uses, text=text))
+    return out
+
+
+def storage_observation(pvcs, pods, events, now, grace=60, namespaces=None, storage_classes=None):
+    """PVCs in scope Bound; no pod using them (or with a mount-failure event) stuck past ``grace`` seconds."""
+    scope = _in_scope_pvcs(pvcs, namespaces, storage_classes)
+    unbound = [p for p in scope if p['phase'] != 'Bound']
+    names = set((p['namespace'], p['name']) for p in scope)
+    if storage_classes:
+        # Only pods of the classes asked about; a mount event alone does not bring a pod into scope.
+        stuck = [s for s in stuck_pods(pods, events, names, now, grace, namespaces) if s['pvcs']]
+    else:
+        stuck = stuck_pods(pods, events, names, now, grace, namespaces)
+    missing = [_pvc_problem(p, events, now) for p in unbound] + [s['text'] for s in stuck]
+    state = dict(
+        pvcs_total=len(scope),
+        pvcs_bound=len(scope) - len(unbound),
+        unbound_pvcs=[dict(namespace=p['namespace'], name=p['name'], phase=p['phase'],
+                           storage_class=p['storage_class']) for p in unbound],
+        stuck_pods=[dict((k, s[k]) for k in ('namespace', 'name', 'node', 'age', 'how', 'reason', 'message'))
+                    for s in stuck],
+    )
+    return Observation(not missing, state, missing), stuck
+
+
+# ----------------------------------------------------------------------------------------------- cordon
+
+def drainable_pods(pods, node):
+    """Pods ``kubectl drain`` would evict from ``node``: not DaemonSet-owned, not mirror, not finished."""
+    return [p for p in pods if p['node'] == node and p['owner_kind'] != 'DaemonSet' and not p['mirror']
+            and p['phase'] not in ('Succeeded', 'Failed') and not p['deleting']]
+
+
+def cordon_plan(nodes, wanted, state, pods=None):
+    """What to do for ``state`` (cordoned, drained, uncordoned) on the ``wanted`` node names.
+
+    Returns dict(to_cordon, to_drain, to_uncordon, already_unschedulable, already_schedulable). Unknown names
+    raise GateInputError: a typo must not silently leave a node schedulable.
+    """
+    by_name = dict((n['name'], n) for n in nodes)
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise GateInputError('node %s not found in the cluster (nodes: %s): check the nodes option (Kubernetes '
+                             'node names, as `kubectl get nodes` shows them)'
+                             % (', '.join(unknown), ', '.join(sorted(by_name)) or 'none'))
+    plan = dict(to_cordon=[], to_drain=[], to_uncordon=[], already_unschedulable=[], already_schedulable=[])
+    for name in wanted:
+        node = by_name[name]
+        if state == 'uncordoned':
+            if node['unschedulable']:
+                plan['to_uncordon'].append(name)
+            else:
+                plan['already_schedulable'].append(name)
+            continue
+        if node['unschedulable']:
+            plan['already_unschedulable'].append(name)
+        else:
+            plan['to_cordon'].append(name)
+        if state == 'drained' and drainable_pods(pods or [], name):
+            plan['to_drain'].append(name)
+    return plan
