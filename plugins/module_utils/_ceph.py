@@ -201,6 +201,9 @@ class CephClient(CephCLI):
     def pg_stat(self):
         return read_pg_stat(self.run(['pg', 'stat']))
 
+    def fs_set(self, name, key, value):
+        self.run(['fs', 'set', name, key, value], fmt_json=False)
+
     def osd_flag(self, flag, on):
         if flag not in OSD_FLAGS:
             raise ValueError('unknown OSD flag %r' % flag)

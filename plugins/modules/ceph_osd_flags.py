@@ -93,6 +93,13 @@ already:
   type: list
   elements: str
   sample: [noout]
+epoch:
+  description:
+    - The OSD map epoch after this call (in check mode, the epoch read). A power-off stores it, so that
+      power-on counts an OSD as running only if it booted after it (O(blackstart.cluster.ceph_osd_wait#module:since_epoch)).
+  returned: success
+  type: int
+  sample: 68
 commands:
   description: The commands run (or, in check mode, that would run), as argument lists.
   returned: success
@@ -118,13 +125,19 @@ def main():
     want_on = module.params['state'] == 'present'
     wanted = list(dict.fromkeys(module.params['flags']))  # keep order, drop repeats
     try:
-        before = cli.osd_dump()['flags']
+        dump = cli.osd_dump()
+        before = dump['flags']
+        epoch = dump['epoch']
         todo = [f for f in wanted if (f in before) != want_on]
         commands = [cli.argv(['osd', 'set' if want_on else 'unset', f], fmt_json=False) for f in todo]
         if not module.check_mode:
             for flag in todo:
                 cli.osd_flag(flag, want_on)
-            after = cli.osd_dump()['flags'] if todo else before
+            if todo:
+                dump = cli.osd_dump()
+                after, epoch = dump['flags'], dump['epoch']
+            else:
+                after = before
         else:
             after = set(before)
             for flag in todo:
@@ -146,6 +159,7 @@ def main():
         flags_before=sorted(before),
         flags_after=sorted(after),
         changed_flags=todo,
+        epoch=epoch,
         already=[f for f in wanted if f not in todo],
         commands=commands,
         diff=dict(before='\n'.join(sorted(before)) + '\n', after='\n'.join(sorted(after)) + '\n'),

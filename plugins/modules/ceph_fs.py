@@ -1,0 +1,170 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, blackstart contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: ceph_fs
+short_description: Take CephFS filesystems down cleanly before a power-off, and bring them back
+version_added: 0.1.0
+description:
+  - O(state=down) runs C(ceph fs set <fs> down true) for each filesystem not already down, then waits until
+    none of its ranks is up, so the MDS journals are flushed before the MDS daemons stop. Ceph remembers
+    C(max_mds) and restores it on C(down false).
+  - O(state=up) runs C(ceph fs set <fs> down false) for a filesystem that is down (C(max_mds) 0) and
+    C(ceph fs set <fs> joinable true) for one that is not joinable (as C(ceph fs fail) leaves it). It does not
+    wait for the ranks; M(blackstart.cluster.ceph_mds_wait) does.
+  - Reads the FSMap first and changes only what is not already as asked.
+author:
+  - blackstart contributors (@blackstart)
+extends_documentation_fragment:
+  - blackstart.cluster.attributes
+  - blackstart.cluster.ceph
+attributes:
+  check_mode:
+    support: full
+    details: Reports which filesystems would change and the commands, runs none and does not wait.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  filesystems:
+    description:
+      - Names of the filesystems. Default is every filesystem. A name that does not exist fails at once.
+    type: list
+    elements: str
+  state:
+    description:
+      - V(down) to take the filesystems down, V(up) to bring them back.
+    type: str
+    choices: [down, up]
+    required: true
+  timeout:
+    description:
+      - With O(state=down), seconds to wait for the ranks to stop. V(0) does not wait.
+    type: float
+    default: 120
+  poll:
+    description:
+      - The longest pause between two reads while waiting.
+    type: float
+    default: 1.0
+'''
+
+EXAMPLES = r'''
+- name: Flush the MDS journals and stop the ranks before stopping the MDS daemons
+  blackstart.cluster.ceph_fs:
+    state: down
+  register: ceph_fs_down
+
+- name: After the OSDs are back, bring back the filesystems this power-off took down
+  blackstart.cluster.ceph_fs:
+    state: up
+    filesystems: "{{ ceph_fs_down.changed_filesystems }}"
+'''
+
+RETURN = r'''
+changed_filesystems:
+  description: The filesystems this call changed.
+  returned: success
+  type: list
+  elements: str
+  sample: [cephfs]
+filesystems:
+  description: Each filesystem asked about, as read before the change - name, max_mds, joinable, ranks up.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: cephfs, max_mds: 1, joinable: true, ranks_up: 1}]
+commands:
+  description: The commands run (in check mode, that would run), as argument lists.
+  returned: success
+  type: list
+  elements: list
+  sample: [[ceph, --connect-timeout, '10', fs, set, cephfs, down, 'true']]
+elapsed:
+  description: Seconds spent waiting for the ranks to stop.
+  returned: success
+  type: float
+  sample: 6.2
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import (
+    CephCommandError, ceph_argument_spec, cli_from_module)
+from ansible_collections.blackstart.cluster.plugins.module_utils._ceph_gates import GateInputError
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import Observation, wait_for
+
+
+def select(fsmap, names):
+    by_name = dict((fs['name'], fs) for fs in fsmap['filesystems'])
+    unknown = [n for n in names or [] if n not in by_name]
+    if unknown:
+        raise GateInputError('filesystem %s does not exist (filesystems: %s)'
+                             % (', '.join(unknown), ', '.join(sorted(by_name)) or 'none'))
+    return [by_name[n] for n in (names or sorted(by_name))]
+
+
+def changes(fs, state):
+    """The `ceph fs set` arguments that bring ``fs`` to ``state``, in order."""
+    if state == 'down':
+        return [[fs['name'], 'down', 'true']] if fs['max_mds'] > 0 else []
+    todo = []
+    if fs['max_mds'] == 0:
+        todo.append([fs['name'], 'down', 'false'])
+    if not fs['joinable']:
+        todo.append([fs['name'], 'joinable', 'true'])
+    return todo
+
+
+def main():
+    argument_spec = ceph_argument_spec()
+    argument_spec.update(
+        filesystems=dict(type='list', elements='str'),
+        state=dict(type='str', choices=['down', 'up'], required=True),
+        timeout=dict(type='float', default=120.0),
+        poll=dict(type='float', default=1.0),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    cli = cli_from_module(module)
+    state = module.params['state']
+    try:
+        chosen = select(cli.fs_dump(), module.params['filesystems'])
+        plan = [(fs['name'], args) for fs in chosen for args in changes(fs, state)]
+        if not module.check_mode:
+            for _name, args in plan:
+                cli.fs_set(*args)
+        names = sorted(set(name for name, _args in plan))
+        elapsed = 0.0
+        if state == 'down' and not module.check_mode and module.params['timeout'] > 0:
+            def stopped():
+                now = select(cli.fs_dump(), [fs['name'] for fs in chosen])
+                busy = ['fs %s rank %d on mds.%s is %s' % (fs['name'], r, v['name'], v['state'])
+                        for fs in now for r, v in sorted(fs['ranks'].items())]
+                return Observation(not busy, {}, busy)
+            result = wait_for(stopped, module.params['timeout'], module.params['poll'])
+            elapsed = round(result.elapsed, 3)
+            if not result.ready:
+                module.fail_json(msg='ran `ceph fs set ... down true` but ranks did not stop: '
+                                 + result.summary('filesystems down'), changed_filesystems=names)
+    except CephCommandError as exc:
+        module.fail_json(msg=str(exc), **exc.details())
+    except GateInputError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(
+        changed=bool(plan),
+        changed_filesystems=names,
+        filesystems=[dict(name=fs['name'], max_mds=fs['max_mds'], joinable=fs['joinable'], ranks_up=len(fs['ranks']))
+                     for fs in chosen],
+        commands=[cli.argv(['fs', 'set'] + args, fmt_json=False) for _name, args in plan],
+        elapsed=elapsed,
+    )
+
+
+if __name__ == '__main__':
+    main()

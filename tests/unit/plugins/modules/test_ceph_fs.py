@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""ceph_fs: filesystems down (and wait for the ranks to stop) / up, idempotent, check mode."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.blackstart.cluster.plugins.module_utils import _wait
+from ansible_collections.blackstart.cluster.plugins.modules import ceph_fs, ceph_osd_flags
+
+from tests.unit.ceph_fakes import FakeCeph, load, run_module
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    monkeypatch.setattr(_wait.time, 'sleep', lambda s: None)
+
+    def _run(main, args, fake, check_mode=False):
+        return run_module(main, args, fake, monkeypatch, capsys, check_mode=check_mode)
+    return _run
+
+
+def fs_dump(max_mds=1, joinable=True, ranks=True):
+    data = load('healthy', 'fs_dump')
+    m = data['filesystems'][0]['mdsmap']
+    m['max_mds'] = max_mds
+    m['flags'] = 18 if joinable else 19
+    if not ranks:
+        m['in'], m['up'], m['info'] = [], {}, {}
+    return (0, json.dumps(data), 'dumped fsmap epoch 31')
+
+
+class Cluster(object):
+    """An fsmap that follows the `fs set` commands, ranks stopping after ``stop_after`` more reads."""
+
+    def __init__(self, max_mds=1, joinable=True, stop_after=2):
+        self.max_mds, self.joinable, self.ranks = max_mds, joinable, max_mds > 0
+        self.stop_after = stop_after
+        self.sets = []
+
+    def fs_dump(self, words):
+        if self.max_mds == 0 and self.ranks:
+            self.stop_after -= 1
+            if self.stop_after < 0:
+                self.ranks = False
+        return fs_dump(self.max_mds, self.joinable, self.ranks)
+
+    def fs_set(self, words):
+        self.sets.append(words[2:])
+        key, value = words[3], words[4]
+        if key == 'down':
+            self.max_mds = 0 if value == 'true' else 1
+        elif key == 'joinable':
+            self.joinable = value == 'true'
+        return (0, '', '')
+
+    def fake(self):
+        return FakeCeph('healthy', extra={('fs', 'dump'): self.fs_dump,
+                                          ('fs', 'set', 'cephfs', 'down', 'true'): self.fs_set,
+                                          ('fs', 'set', 'cephfs', 'down', 'false'): self.fs_set,
+                                          ('fs', 'set', 'cephfs', 'joinable', 'true'): self.fs_set})
+
+
+def test_down_flushes_and_waits_for_the_ranks(run):
+    cluster = Cluster(stop_after=2)
+    code, result = run(ceph_fs.main, dict(state='down'), cluster.fake())
+    assert code == 0 and result['changed'] and result['changed_filesystems'] == ['cephfs']
+    assert cluster.sets == [('cephfs', 'down', 'true')]
+    assert result['filesystems'] == [dict(name='cephfs', max_mds=1, joinable=True, ranks_up=1)]
+    assert result['commands'][0][-5:] == ['fs', 'set', 'cephfs', 'down', 'true']
+
+
+def test_down_is_idempotent(run):
+    cluster = Cluster(max_mds=0)
+    cluster.ranks = False
+    code, result = run(ceph_fs.main, dict(state='down'), cluster.fake())
+    assert code == 0 and not result['changed'] and cluster.sets == []
+
+
+def test_down_fails_when_ranks_do_not_stop(run):
+    cluster = Cluster(stop_after=10 ** 6)
+    code, result = run(ceph_fs.main, dict(state='down', timeout=1), cluster.fake())
+    assert code == 1 and 'ranks did not stop' in result['msg'] and 'fs cephfs rank 0 on mds.b is up:active' in result['msg']
+
+
+def test_up_restores_down_and_joinable(run):
+    cluster = Cluster(max_mds=0, joinable=False)
+    code, result = run(ceph_fs.main, dict(state='up'), cluster.fake())
+    assert code == 0 and result['changed']
+    assert cluster.sets == [('cephfs', 'down', 'false'), ('cephfs', 'joinable', 'true')]
+    code, result = run(ceph_fs.main, dict(state='up'), cluster.fake())
+    assert not result['changed'] and len(cluster.sets) == 2
+
+
+def test_check_mode_predicts(run):
+    cluster = Cluster()
+    code, result = run(ceph_fs.main, dict(state='down'), cluster.fake(), check_mode=True)
+    assert code == 0 and result['changed'] and result['changed_filesystems'] == ['cephfs'] and cluster.sets == []
+
+
+def test_unknown_filesystem(run):
+    code, result = run(ceph_fs.main, dict(state='up', filesystems=['nope']), Cluster().fake())
+    assert code == 1 and 'filesystem nope does not exist (filesystems: cephfs)' in result['msg']
+
+
+def test_unreachable_cluster(run):
+    code, result = run(ceph_fs.main, dict(state='up'), FakeCeph('mons_down'))
+    assert code == 1 and 'fs dump --format json` failed (rc=1): timed out' in result['msg']
+
+
+def test_flags_return_the_epoch(run):
+    code, result = run(ceph_osd_flags.main, dict(flags=['noout']), FakeCeph('healthy'))
+    assert result['epoch'] == 40
+    code, result = run(ceph_osd_flags.main, dict(flags=['noout']), FakeCeph('flags_set'))
+    assert result['epoch'] == 68 and not result['changed']
