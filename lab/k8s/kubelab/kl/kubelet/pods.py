@@ -115,6 +115,11 @@ class PodWorker:
             self.restarts[key] = self._restart_count(pod, cname) + 1
             self.recorder.emit(pod, "Warning", "BackOff", f"Back-off restarting failed container {cname} in pod "
                                                           f"{pod['metadata']['name']}_{pod['metadata']['namespace']}")
+        elif self._ran_before(pod, cname):
+            # the runtime lost it (containerd or host restarted): a restart, as
+            # the real kubelet reports it after a node reboot
+            self.last_term[key] = {"exitCode": 255, "reason": "Unknown", "startedAt": None, "finishedAt": None}
+            self.restarts[key] = self._restart_count(pod, cname) + 1
         argv = (container.get("command") or []) + (container.get("args") or [])
         if not argv:
             self.recorder.emit(pod, "Warning", "Failed", f"Error: container {cname} has no command; kubelab runs "
@@ -129,6 +134,15 @@ class PodWorker:
             self.crash_backoff.fail(key)
         self.recorder.emit(pod, "Normal", "Created", f"Created container: {cname}")
         self.recorder.emit(pod, "Normal", "Started", f"Started container {cname}")
+
+    def _ran_before(self, pod, cname):
+        key = cid(pod["metadata"]["uid"], cname)
+        if key in self.restarts:
+            return False   # we started it (or counted it) ourselves
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            if cs.get("name") == cname and ("running" in (cs.get("state") or {}) or cs.get("restartCount")):
+                return True
+        return False
 
     def _restart_count(self, pod, cname):
         key = cid(pod["metadata"]["uid"], cname)
@@ -242,6 +256,7 @@ class PodWorker:
             LOG.warning("pod %s: volumes still mounted, will retry", pod["metadata"]["name"])
             return
         self.forget(uid)
+        self.volumes.remove_pod_dir(uid)
         self.client.delete("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"], grace=0, uid=uid)
         LOG.info("pod %s/%s terminated and deleted", pod["metadata"]["namespace"], pod["metadata"]["name"])
 
@@ -264,6 +279,7 @@ class PodWorker:
         for uid in self.volumes.known_pod_dirs():
             if uid not in live_uids and self.volumes.teardown(uid):
                 self.forget(uid)
+                self.volumes.remove_pod_dir(uid)
 
 
 def _terminated(st):

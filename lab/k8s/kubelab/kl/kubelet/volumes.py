@@ -12,6 +12,7 @@ Mount failures raise MountError with the kubelet's message format; the pod
 worker turns them into FailedMount events and retries with backoff."""
 import logging
 import os
+import shutil
 import subprocess
 import time
 
@@ -238,6 +239,16 @@ class VolumeManager:
                 LOG.warning("could not unmount %s", mp)
                 ok = False
         return ok
+
+    def remove_pod_dir(self, uid):
+        """Delete the pod dir (emptyDir data included) -- only when nothing is
+        mounted below it any more, so a FUSE volume can never be emptied."""
+        pod_dir = self.pod_dir(uid)
+        if any(mp == pod_dir or mp.startswith(pod_dir + "/") for mp in mountpoints()):
+            LOG.warning("not removing %s: still has mounts", pod_dir)
+            return False
+        shutil.rmtree(pod_dir, ignore_errors=True)
+        return True
 
     def known_pod_dirs(self):
         try:
