@@ -4,6 +4,7 @@
 # make lab-down                           remove hosts, network, per-lab keys/certs (images stay cached)
 # make lab-test                           pytest + testinfra against a running small lab (brings it up if needed)
 # make lab-build / lab-purge              build images only / remove everything incl. images and lab/.state
+# make lab-incident / lab-heal            reproduce the incident on the running lab / start the units again
 VENV ?= .venv
 TOPOLOGY ?= small
 LAB_PY := $(VENV)/bin/python
@@ -11,7 +12,7 @@ LAB := $(LAB_PY) lab/bin/lab
 LAB_KUBECTL_VERSION ?= 1.37.1
 LAB_APT_PACKAGES := podman runc debootstrap openssl openssh-client iptables uidmap
 
-.PHONY: lab-up lab-down lab-status lab-test lab-build lab-purge lab-deps
+.PHONY: lab-up lab-down lab-status lab-test lab-build lab-purge lab-deps lab-incident lab-heal
 
 lab-deps: | venv
 	@test -x $(LAB_PY) || { echo "lab: $(LAB_PY) missing: create the project venv first (make venv / requirements-dev.txt)"; exit 1; }
@@ -39,3 +40,9 @@ lab-purge:
 # the tests bring the small lab up themselves when no lab is running (LAB_TOPOLOGY=small)
 lab-test: lab-deps
 	$(LAB_PY) -m pytest tests/lab -p no:cacheprovider -v $(LAB_PYTEST_ARGS)
+
+lab-incident:
+	$(LAB) incident
+
+lab-heal:
+	$(LAB) heal

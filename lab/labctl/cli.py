@@ -5,7 +5,7 @@ import argparse
 import os
 import subprocess
 
-from . import core, images, provision, status
+from . import core, images, incident, provision, status
 
 
 def main(argv):
@@ -22,6 +22,8 @@ def main(argv):
     sub.add_parser("status", help="one screen: hosts, power, units, ceph, nodes")
     sub.add_parser("inventory", help="regenerate inventories/lab from the running lab")
     sub.add_parser("wait-healthy", help="wait until ceph, etcd (and k8s nodes) are healthy")
+    sub.add_parser("incident", help="reproduce the incident: disable one OSD + the MDS units, kill all, start all")
+    sub.add_parser("heal", help="enable --now the units the incident disabled")
     p = sub.add_parser("power", help="same as lab/power")
     p.add_argument("action", choices=["on", "off", "kill", "status"])
     p.add_argument("host")
@@ -50,6 +52,12 @@ def main(argv):
             provision.wait_etcd_healthy(topo)
             if provision.kubelab_available() and core.hosts_with(topo, "k8s_control_plane"):
                 provision.wait_nodes_ready(topo)
+        elif args.cmd == "incident":
+            incident.incident()
+        elif args.cmd == "heal":
+            incident.heal()
+            topo = core.current_topology()
+            provision.wait_ceph_healthy(topo)
         elif args.cmd == "power":
             return subprocess.run([str(core.LAB_DIR / "power"), args.action, args.host]).returncode
     except core.LabError as e:

@@ -695,7 +695,8 @@ def down() -> None:
         log(f"removed network {NETWORK}")
     podman("volume", "prune", "-f", check=False)
     # per-lab state that must not survive into the next lab: cluster identity, keys, topology
-    subprocess.run(["rm", "-rf", str(STATE_DIR / "ceph"), str(PKI_DIR), str(SSH_DIR), str(STATE_DIR / "topology.json")],
+    subprocess.run(["rm", "-rf", str(STATE_DIR / "ceph"), str(PKI_DIR), str(SSH_DIR), str(STATE_DIR / "topology.json"),
+                    str(STATE_DIR / "incident.json")],
                    check=False)
     for f in ("hosts.yml", "kubeconfig"):
         (INVENTORY_DIR / f).unlink(missing_ok=True)
