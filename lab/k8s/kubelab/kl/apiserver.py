@@ -208,6 +208,7 @@ def resources_route(route, sub):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kubelab-apiserver"
+    timeout = 120     # idle keep-alive connections (e.g. of a powered-off node) are dropped
     api = None        # set by make_handler
     checker = None
     address = ""

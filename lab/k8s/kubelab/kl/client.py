@@ -1,12 +1,12 @@
 """A small REST client for our apiserver (client-cert auth, endpoint failover)."""
+import http.client
 import json
 import logging
 import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from . import kubeconfig, resources
+from .https import Pool
 from .meta import APIError, now_rfc3339
 
 LOG = logging.getLogger("client")
@@ -33,7 +33,7 @@ class Client:
         ctx = ssl.create_default_context(cafile=kc["ca"] or cfg.get("ca_cert"))
         ctx.check_hostname = False  # pinned to the lab CA; endpoints are IPs
         ctx.load_cert_chain(kc["cert"], kc["key"])
-        self._ctx = ctx
+        self._pool = Pool(ctx, timeout)
         self.timeout = timeout
         self._preferred = 0
 
@@ -44,26 +44,25 @@ class Client:
         n = len(self.endpoints)
         for i in range(n):
             idx = (self._preferred + i) % n
-            req = urllib.request.Request(self.endpoints[idx].rstrip("/") + path, data=data, method=method,
-                                         headers={"Content-Type": content_type, "Accept": "application/json"})
             try:
-                with urllib.request.urlopen(req, context=self._ctx, timeout=timeout or self.timeout) as resp:
-                    raw = resp.read()
+                status, raw = self._pool.request(self.endpoints[idx], method, path, data,
+                                                 {"Content-Type": content_type, "Accept": "application/json"},
+                                                 timeout)
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append(f"{self.endpoints[idx]}: {exc}")
+                continue
+            if status < 300:
                 self._preferred = idx
                 return json.loads(raw) if raw else None
-            except urllib.error.HTTPError as exc:
-                raw = exc.read()
-                try:
-                    status = json.loads(raw)
-                except ValueError:
-                    status = {"message": raw.decode(errors="replace")[:300]}
-                if exc.code >= 500 and i < n - 1:   # that apiserver cannot reach etcd: try another
-                    errors.append(f"{self.endpoints[idx]}: {exc.code} {status.get('message')}")
-                    continue
-                self._preferred = idx
-                raise APIError(exc.code, status.get("message", ""), status.get("reason")) from None
-            except (OSError, ValueError) as exc:
-                errors.append(f"{self.endpoints[idx]}: {exc}")
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                doc = {"message": raw.decode(errors="replace")[:300]}
+            if status >= 500 and i < n - 1:   # that apiserver cannot reach etcd: try another
+                errors.append(f"{self.endpoints[idx]}: {status} {doc.get('message')}")
+                continue
+            self._preferred = idx
+            raise APIError(status, doc.get("message", ""), doc.get("reason"))
         raise Unavailable("; ".join(errors))
 
     # -- typed helpers ------------------------------------------------------------

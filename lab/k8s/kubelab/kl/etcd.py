@@ -4,11 +4,12 @@ Only urllib + ssl.  Keys and values are base64 in the wire format; this module
 hands out bytes keys and decoded JSON-ready bytes values.
 """
 import base64
+import http.client
 import json
 import logging
 import ssl
-import urllib.error
-import urllib.request
+
+from .https import Pool
 
 LOG = logging.getLogger("etcd")
 
@@ -57,7 +58,7 @@ class Client:
         ctx = ssl.create_default_context(cafile=ca)
         ctx.check_hostname = False  # lab certs carry IP SANs; CA pinning is what matters
         ctx.load_cert_chain(cert, key)
-        self._ctx = ctx
+        self._pool = Pool(ctx, timeout)
         self._preferred = 0
 
     def _post(self, path, body, timeout=None, endpoints=None):
@@ -67,20 +68,23 @@ class Client:
         for i in range(n):
             idx = (self._preferred + i) % n
             url = endpoints[idx].rstrip("/") + path
-            req = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
             try:
-                with urllib.request.urlopen(req, context=self._ctx,
-                                            timeout=timeout or self.timeout) as resp:
-                    data = json.loads(resp.read() or b"{}")
-                if endpoints is self.endpoints:
-                    self._preferred = idx
-                return data
-            except urllib.error.HTTPError as exc:
-                detail = exc.read().decode(errors="replace")[:300]
-                errors.append(f"{url}: HTTP {exc.code} {detail}")
-            except (OSError, ValueError) as exc:  # URLError, timeouts, TLS errors
+                status, raw = self._pool.request(endpoints[idx], "POST", path, json.dumps(body).encode(),
+                                                 {"Content-Type": "application/json"}, timeout)
+            except (OSError, http.client.HTTPException) as exc:  # refused, timeouts, TLS errors
                 errors.append(f"{url}: {exc}")
+                continue
+            if status != 200:
+                errors.append(f"{url}: HTTP {status} {raw.decode(errors='replace')[:300]}")
+                continue
+            try:
+                data = json.loads(raw or b"{}")
+            except ValueError as exc:
+                errors.append(f"{url}: bad JSON: {exc}")
+                continue
+            if endpoints is self.endpoints:
+                self._preferred = idx
+            return data
         raise EtcdError("; ".join(errors))
 
     # -- KV -----------------------------------------------------------------
