@@ -10,7 +10,6 @@ import hashlib
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 from .core import IMAGE_REPO, LAB_DIR, STATE_DIR, LabError, log, podman, podman_env
 

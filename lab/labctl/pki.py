@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import secrets
 import subprocess
 import tempfile
 from pathlib import Path
@@ -53,7 +54,7 @@ def cert(name: str, cn: str, org: str | None = None, sans: list[str] | None = No
         ext.write_text("\n".join(lines) + "\n")
         _run("openssl", "req", "-new", "-key", str(key), "-subj", subj, "-out", str(csr))
         _run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(PKI_DIR / "ca.crt"), "-CAkey",
-             str(PKI_DIR / "ca.key"), "-set_serial", "0x" + __import__("secrets").token_hex(16), "-sha256",
+             str(PKI_DIR / "ca.key"), "-set_serial", "0x" + secrets.token_hex(16), "-sha256",
              "-days", str(LEAF_DAYS), "-extfile", str(ext), "-out", str(crt))
     return crt, key
 

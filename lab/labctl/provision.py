@@ -8,7 +8,6 @@ Commands run in the hosts through `podman exec` (the lab's console); Ansible rea
 from __future__ import annotations
 
 import json
-import secrets
 import shlex
 import subprocess
 import time
