@@ -343,52 +343,72 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return "as=Table" in (self.headers.get("Accept") or "")
 
     def _resource(self, method, route, query):
-        api, res = self.api, route.res
-        if route.sub and route.sub not in res.subresources:
+        if route.sub and route.sub not in route.res.subresources:
             raise APIError(404, "the server could not find the requested resource")
-        if method == "GET":
-            if route.name is None:
-                if query.get("watch", [""])[0] in ("1", "true"):
-                    return self._watch(route, query)
-                items, rev = api.list(route, query)
-                if self._wants_table():
-                    return self._send(200, tables.to_table(res, items, rev))
-                return self._send(200, {"kind": res.list_kind, "apiVersion": res.group_version,
-                                        "metadata": {"resourceVersion": str(rev)}, "items": items})
-            obj = api.get(route)
-            if self._wants_table():
-                return self._send(200, tables.to_table(res, [obj], obj["metadata"]["resourceVersion"]))
-            return self._send(200, obj)
-        body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else None
-        if method == "POST":
-            if route.sub == "eviction":
-                return self._send(201, api.evict(route, body))
-            if route.sub == "binding":
-                return self._send(201, api.bind(route, body))
-            if route.name is not None:
-                raise APIError(405, "the server does not allow this method on the requested resource")
-            if not isinstance(body, dict):
-                raise APIError(400, "request body must be an object")
-            dry = bool(query.get("dryRun"))
-            return self._send(201, api.create(route, body, dry_run=dry))
-        if route.name is None:
+        target = "collection" if route.name is None else (route.sub or "item")
+        if target == "status":
+            target = "item"   # GET/PUT/PATCH on /status: same verbs, admission keeps the rest
+        handler = self.VERBS.get((method, target))
+        if handler is None:
             raise APIError(405, "the server does not allow this method on the requested resource")
-        if method == "PUT":
-            if not isinstance(body, dict):
-                raise APIError(400, "request body must be an object")
-            return self._send(200, api.update(route, body))
-        if method == "PATCH":
-            ctype = self.headers.get("Content-Type", "")
-            if ctype.startswith("application/apply-patch"):
-                raise APIError(415, "server-side apply is not supported by this lab apiserver; "
-                                    "use client-side kubectl apply")
-            return self._send(200, api.patch(route, ctype, body))
-        if method == "DELETE":
-            options = dict(body or {})
-            if "gracePeriodSeconds" in query:
-                options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"][0])
-            return self._send(200, api.delete(route, options))
-        raise APIError(405, "method not allowed")
+        return handler(self, route, query)
+
+    def _object_body(self):
+        body = self._body()
+        if not isinstance(body, dict):
+            raise APIError(400, "request body must be an object")
+        return body
+
+    def _get_collection(self, route, query):
+        if query.get("watch", [""])[0] in ("1", "true"):
+            return self._watch(route, query)
+        res = route.res
+        items, rev = self.api.list(route, query)
+        if self._wants_table():
+            return self._send(200, tables.to_table(res, items, rev))
+        return self._send(200, {"kind": res.list_kind, "apiVersion": res.group_version,
+                                "metadata": {"resourceVersion": str(rev)}, "items": items})
+
+    def _get_item(self, route, _query):
+        obj = self.api.get(route)
+        if self._wants_table():
+            return self._send(200, tables.to_table(route.res, [obj], obj["metadata"]["resourceVersion"]))
+        return self._send(200, obj)
+
+    def _create(self, route, query):
+        return self._send(201, self.api.create(route, self._object_body(), dry_run=bool(query.get("dryRun"))))
+
+    def _evict(self, route, _query):
+        return self._send(201, self.api.evict(route, self._body()))
+
+    def _bind(self, route, _query):
+        return self._send(201, self.api.bind(route, self._body()))
+
+    def _update(self, route, _query):
+        return self._send(200, self.api.update(route, self._object_body()))
+
+    def _patch(self, route, _query):
+        ctype = self.headers.get("Content-Type", "")
+        if ctype.startswith("application/apply-patch"):
+            raise APIError(415, "server-side apply is not supported by this lab apiserver; use client-side kubectl apply")
+        return self._send(200, self.api.patch(route, ctype, self._body()))
+
+    def _delete(self, route, query):
+        options = dict(self._body() or {})
+        if "gracePeriodSeconds" in query:
+            options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"][0])
+        return self._send(200, self.api.delete(route, options))
+
+    VERBS = {
+        ("GET", "collection"): _get_collection,
+        ("GET", "item"): _get_item,
+        ("POST", "collection"): _create,
+        ("POST", "eviction"): _evict,
+        ("POST", "binding"): _bind,
+        ("PUT", "item"): _update,
+        ("PATCH", "item"): _patch,
+        ("DELETE", "item"): _delete,
+    }
 
     # -- watch (polling etcd; see README) ---------------------------------------------
     def _chunk(self, event):
