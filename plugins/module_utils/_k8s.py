@@ -317,7 +317,7 @@ def kubectl_from_module(module):
 
 _CHECK_RE = re.compile(r'^\[([+-])\]([^\s]+) (.*)$')
 # client-go's text for a non-2xx answer whose body is not a Status object (kubectl prints it on stderr).
-_SERVER_ERROR_RE = re.compile(r'Error from server \((\w+)\): an error on the server \("(.*)"\) has prevented '
+_SERVER_ERROR_RE = re.compile(r'(?:Error from server \((\w+)\): )?an error on the server \("(.*)"\) has prevented '
                               r'the request from succeeding', re.S)
 
 
@@ -353,7 +353,7 @@ def parse_health_error(stderr):
     parsed = parse_health_body(body)
     if not parsed['checks']:
         return None
-    parsed['kind'] = kind
+    parsed['kind'] = kind or 'InternalError'
     return parsed
 
 

@@ -160,7 +160,8 @@ def _pvc_problem(pvc, events, now):
 
 
 def stuck_pods(pods, events, pvc_names, now, grace, namespaces=None):
-    """Pods (using a PVC in scope, or with a mount-failure event) stuck Pending/ContainerCreating past ``grace``."""
+    """Pending pods (using a PVC in scope, or with a mount-failure event) that have a mount-failure event (at any age)
+    or have been Pending/ContainerCreating for longer than ``grace`` seconds."""
     out = []
     for pod in pods:
         if pod['phase'] != 'Pending' or pod['deleting'] or pod['mirror']:
@@ -173,28 +174,29 @@ def stuck_pods(pods, events, pvc_names, now, grace, namespaces=None):
             continue
         since = pod['scheduled'] or pod['created']
         age = _age(now, since)
-        if age is None or age <= grace:
-            continue
+        past_grace = age is not None and age > grace
+        if not past_grace and not ev:
+            continue  # still starting, and nothing says it cannot
         if pod['node'] is None:
             how = 'Pending (not scheduled%s)' % (': %s' % pod['unschedulable_message'] if pod['unschedulable_message'] else '')
         elif any(w in STARTING_REASONS for w in pod['waiting']) or not pod['waiting']:
             how = 'ContainerCreating'
         else:
             how = 'Pending (%s)' % ', '.join(pod['waiting'])
-        text = 'pod %s/%s%s stuck %s %s' % (pod['namespace'], pod['name'],
-                                           ' on %s' % pod['node'] if pod['node'] else '', how, _fmt_age(age))
+        text = 'pod %s/%s%s %s %s %s' % (pod['namespace'], pod['name'], ' on %s' % pod['node'] if pod['node'] else '',
+                                        'stuck' if past_grace else 'still', how, _fmt_age(age))
         if ev:
             text += ': %s: %s' % (ev['reason'], ev['message'])
             if ev['count'] > 1:
                 text += ' (x%d)' % ev['count']
         out.append(dict(namespace=pod['namespace'], name=pod['name'], uid=pod['uid'], node=pod['node'], age=age,
-                        how=how, reason=ev['reason'] if ev else None, message=ev['message'] if ev else None,
+                        how=how, past_grace=past_grace, reason=ev['reason'] if ev else None, message=ev['message'] if ev else None,
                         owner_kind=pod['owner_kind'], pvcs=uses, text=text))
     return out
 
 
 def storage_observation(pvcs, pods, events, now, grace=60, namespaces=None, storage_classes=None):
-    """PVCs in scope Bound; no pod using them (or with a mount-failure event) stuck past ``grace`` seconds."""
+    """PVCs in scope Bound; no pod using them with a mount-failure event, or Pending past ``grace`` seconds."""
     scope = _in_scope_pvcs(pvcs, namespaces, storage_classes)
     unbound = [p for p in scope if p['phase'] != 'Bound']
     names = set((p['namespace'], p['name']) for p in scope)
@@ -209,7 +211,8 @@ def storage_observation(pvcs, pods, events, now, grace=60, namespaces=None, stor
         pvcs_bound=len(scope) - len(unbound),
         unbound_pvcs=[dict(namespace=p['namespace'], name=p['name'], phase=p['phase'],
                            storage_class=p['storage_class']) for p in unbound],
-        stuck_pods=[dict((k, s[k]) for k in ('namespace', 'name', 'node', 'age', 'how', 'reason', 'message'))
+        stuck_pods=[dict((k, s[k]) for k in ('namespace', 'name', 'node', 'age', 'how', 'past_grace', 'reason',
+                                             'message'))
                     for s in stuck],
     )
     return Observation(not missing, state, missing), stuck

@@ -135,12 +135,12 @@ def stale_to_unknown(nodes, after):
     return nodes
 
 
-def make_check(cli, expected=None, min_heartbeat_after=None, clock=time.time):
+def make_check(cli, expected=None, min_heartbeat_after=None, clock=None):
     def check():
         nodes = cli.nodes()
         if min_heartbeat_after is not None:
             nodes = stale_to_unknown(nodes, min_heartbeat_after)
-        return nodes_observation(nodes, expected, now=clock())
+        return nodes_observation(nodes, expected, now=(clock or time.time)())
     return check
 
 

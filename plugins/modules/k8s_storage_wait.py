@@ -12,8 +12,9 @@ short_description: Wait until PersistentVolumeClaims are Bound and no pod is stu
 version_added: 0.1.0
 description:
   - Reads the PersistentVolumeClaims, the pods and the Warning events until every claim in scope (all, or those
-    of O(namespaces) and O(storage_classes)) is C(Bound), and no pod using one of them, or with a
-    C(FailedMount)/C(FailedAttachVolume) event, has been C(ContainerCreating) or C(Pending) for longer than O(grace).
+    of O(namespaces) and O(storage_classes)) is C(Bound), no C(Pending) pod using one of them has a
+    C(FailedMount)/C(FailedAttachVolume) event, and none has been C(ContainerCreating) or C(Pending) for longer than
+    O(grace) seconds.
   - Reports each unbound claim with its last event, and each stuck pod with its node, how long it has been stuck and
     the message of its last mount event, for example
     C(pod jenkins/jenkins-0 on worker-01 stuck ContainerCreating 95s; FailedMount; … probably no MDS server is up?).
@@ -132,7 +133,7 @@ state:
       type: list
       elements: dict
     stuck_pods:
-      description: The stuck pods; namespace, name, node, age (seconds), how (ContainerCreating or Pending ...), reason and message of the last mount event.
+      description: The stuck pods; namespace, name, node, age (seconds), how (ContainerCreating or Pending ...), past_grace, reason and message of the last mount event.
       type: list
       elements: dict
   sample:
@@ -140,7 +141,7 @@ state:
     pvcs_bound: 2
     unbound_pvcs: []
     stuck_pods:
-      - {namespace: ci, name: jenkins-0, node: worker-01, age: 95, how: ContainerCreating, reason: FailedMount,
+      - {namespace: ci, name: jenkins-0, node: worker-01, age: 95, how: ContainerCreating, past_grace: true, reason: FailedMount,
          message: 'MountVolume.MountDevice failed for volume "pvc-..." ...'}
 '''
 
@@ -172,6 +173,8 @@ class Remediation(object):
         if not self.enabled or obs.ready or obs.state['unbound_pvcs']:
             return obs
         for pod in stuck:
+            if not pod['past_grace']:
+                continue  # give the kubelet its own retries first
             key = '%s/%s' % (pod['namespace'], pod['name'])
             if pod['uid'] in self.done_uids:
                 continue
@@ -191,12 +194,12 @@ class Remediation(object):
         return obs
 
 
-def make_check(cli, params, remediation, clock=time.time):
+def make_check(cli, params, remediation, clock=None):
     def check():
         pvcs = cli.pvcs()
         pods = cli.pods()
         events = cli.warning_events()
-        obs, stuck = storage_observation(pvcs, pods, events, clock(), grace=params['grace'],
+        obs, stuck = storage_observation(pvcs, pods, events, (clock or time.time)(), grace=params['grace'],
                                          namespaces=params['namespaces'], storage_classes=params['storage_classes'])
         return remediation(obs, stuck)
     return check
