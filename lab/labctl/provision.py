@@ -326,8 +326,14 @@ def ceph_summary(m0: str) -> dict:
         "health": st["health"]["status"],
         "checks": sorted(st["health"].get("checks", {})),
         "osds": (st["osdmap"].get("num_up_osds"), st["osdmap"].get("num_osds")),
-        "mds_active": sorted(i["name"] for i in ranks if i["state"] == "up:active"),
-        "mds_standby": sorted(i["name"] for i in fs.get("standbys", [])),
+        # after a hard power loss the mon keeps a dead MDS "up:active" and only flags it laggy
+        "mds_active": sorted(i["name"] for i in ranks if i["state"] == "up:active" and not i.get("laggy_since")),
+        "mds_laggy": sorted(f"{i['name']}({i['state']})" for i in ranks + fs.get("standbys", [])
+                            if i.get("laggy_since")),
+        "mds_other": sorted(f"{i['name']}({i['state']})" for i in ranks
+                            if i["state"] != "up:active" and not i.get("laggy_since")),
+        "mds_failed_ranks": [r for f in fs.get("filesystems", []) for r in f["mdsmap"].get("failed", [])],
+        "mds_standby": sorted(i["name"] for i in fs.get("standbys", []) if not i.get("laggy_since")),
         "pgs": st["pgmap"].get("pgs_by_state", []),
     }
 
@@ -569,7 +575,10 @@ def apply_workloads(timeout: float = 300) -> None:
         log("k8s: no manifests in lab/k8s/manifests yet")
         return
     kubectl("apply", "-R", "-f", str(K8S_MANIFESTS), timeout=120)
+    wait_workloads(timeout)
 
+
+def wait_workloads(timeout: float = 300) -> None:
     def ok():
         pvcs = json.loads(kubectl("get", "pvc", "-A", "-o", "json").stdout)["items"]
         pods = json.loads(kubectl("get", "pods", "-A", "-o", "json").stdout)["items"]

@@ -68,7 +68,10 @@ def show() -> int:
         try:
             s = provision.ceph_summary(mons[0])
             print(f"ceph: {s['health']} {' '.join(s['checks'])} | osds up {s['osds'][0]}/{s['osds'][1]} | "
-                  f"mds active {','.join(s['mds_active']) or '-'} standby {','.join(s['mds_standby']) or '-'} | "
+                  f"mds active {','.join(s['mds_active']) or '-'} standby {','.join(s['mds_standby']) or '-'}"
+                  + (f" LAGGY {','.join(s['mds_laggy'])}" if s["mds_laggy"] else "")
+                  + (f" {','.join(s['mds_other'])}" if s["mds_other"] else "")
+                  + (f" FAILED ranks {s['mds_failed_ranks']}" if s["mds_failed_ranks"] else "") + " | "
                   "pgs " + ", ".join(f"{x['count']} {x['state_name']}" for x in s["pgs"]))
         except LabError as e:
             print(f"ceph: unreachable ({str(e).splitlines()[0][:100]})")

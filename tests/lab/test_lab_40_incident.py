@@ -64,7 +64,8 @@ def test_incident_reproduces_and_heals(lab, hosts, mon):
         fsd = ceph_json(mon, "fs dump")
         info = list(fsd["filesystems"][0]["mdsmap"]["info"].values())
         serving = [i for i in info if i["state"] == "up:active" and not i.get("laggy_since")]
-        return not serving and not fsd["standbys"] and (info or fsd["filesystems"][0]["mdsmap"]["failed"])
+        standbys = [i for i in fsd["standbys"] if not i.get("laggy_since")]  # a dead standby stays, laggy
+        return not serving and not standbys and (info or fsd["filesystems"][0]["mdsmap"]["failed"])
     wait_until("cephfs without a serving MDS", mds_not_serving, 120, 3)
     health = ceph_json(mon, "health")
     print("health after power returned:", health["status"], sorted(health["checks"]))
@@ -72,7 +73,9 @@ def test_incident_reproduces_and_heals(lab, hosts, mon):
     assert "OSD_DOWN" in health["checks"]
     r = _try_mount(client)
     assert r.rc != 0
-    assert "probably no MDS server is up" in r.stderr + r.stdout
+    # measured: with no standby left in the FSMap the mount fails at once ("probably no MDS server is
+    # up?"); when a dead standby is still listed (laggy) ceph-fuse waits until the outer timeout (rc 124)
+    assert "probably no MDS server is up" in r.stderr + r.stdout or r.rc == 124, (r.rc, r.stderr)
     print(f"incident reproduced {time.monotonic() - t0:.0f}s after power returned")
 
     if kubelab_available():
