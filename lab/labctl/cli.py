@@ -52,12 +52,16 @@ def main(argv):
             provision.wait_etcd_healthy(topo)
             if provision.kubelab_available() and core.hosts_with(topo, "k8s_control_plane"):
                 provision.wait_nodes_ready(topo)
+                provision.wait_workloads()
         elif args.cmd == "incident":
             incident.incident()
         elif args.cmd == "heal":
             incident.heal()
             topo = core.current_topology()
             provision.wait_ceph_healthy(topo)
+            if provision.kubelab_available() and core.hosts_with(topo, "k8s_control_plane"):
+                provision.wait_nodes_ready(topo)
+                provision.wait_workloads()
         elif args.cmd == "power":
             return subprocess.run([str(core.LAB_DIR / "power"), args.action, args.host]).returncode
     except core.LabError as e:
