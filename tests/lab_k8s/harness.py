@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import ssl
@@ -223,6 +224,20 @@ class Lab:
                     lines = fh.readlines()[-n:]
                 out.append(f"--- {name}\n" + "".join(lines))
         return "\n".join(out)
+
+
+def make_tmp(prefix):
+    """Our own temp dir: pytest's shared numbered basetemp dirs are pruned by
+    other concurrent pytest runs of the same user, which would pull etcd's data
+    dir from under a running lab."""
+    return tempfile.mkdtemp(prefix=f"kubelab-{prefix}-")
+
+
+def remove_tmp(path):
+    if os.environ.get("KUBELAB_KEEP_TMP"):
+        print(f"kept {path}")
+        return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def prerequisites():

@@ -44,8 +44,8 @@ def manifests(tmp):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("kubelab-ceph")
+def lab():
+    tmp = harness.make_tmp("ceph")
     lab = harness.Lab(tmp, harness.find_kubectl())
     ceph = {"ceph_conf": os.path.join(CEPH_DIR, "ceph.conf"), "ceph_keyring": os.path.join(CEPH_DIR, "keyring"),
             "ceph_user": "admin", "mount_backoff_max_seconds": 6, "provision_backoff_max_seconds": 6}
@@ -66,6 +66,7 @@ def lab(tmp_path_factory):
             lab.kubectl("delete", "deploy", "--all", "-n", ns, "--wait=false", check=False, timeout=30)
         lab.wait_for("pods gone", lambda: not lab.kjson("get", "pods", "-A")["items"], timeout=60)
         lab.stop()
+        harness.remove_tmp(tmp)
 
 
 def running(lab, ns, app):

@@ -59,14 +59,14 @@ spec:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("kubelab")
+def lab():
+    tmp = harness.make_tmp("e2e")
     lab = harness.Lab(tmp, harness.find_kubectl())
     try:
         lab.start_etcd_cluster()
         lab.start("kube-apiserver", "m1", "master")
         lab.wait_for("apiserver ready", lambda: lab.raw_get("/readyz", cert=False)[0] == 200, timeout=40)
-        lab.start("kube-controller-manager", "m1", "master", hostpath_provisioner_dir=str(tmp / "hostpath"))
+        lab.start("kube-controller-manager", "m1", "master", hostpath_provisioner_dir=os.path.join(tmp, "hostpath"))
         lab.start("kube-scheduler", "m1", "master")
         for node in ("w1", "w2"):
             lab.start("containerd", node)
@@ -75,6 +75,7 @@ def lab(tmp_path_factory):
     finally:
         lab.kubectl("delete", "namespace", "apps", "--wait=false", check=False, timeout=20)
         lab.stop()
+        harness.remove_tmp(tmp)
 
 
 def node_ready(lab, name):

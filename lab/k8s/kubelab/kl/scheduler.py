@@ -116,8 +116,8 @@ def run(cfg):
             return
         try:
             sched.sync()
-        except Unavailable as exc:
-            LOG.warning("apiserver unavailable: %s", exc)
+        except (Unavailable, APIError) as exc:
+            LOG.warning("cannot schedule now: %s", exc)
     LOG.info("kube-scheduler %s starting", identity)
     runloop.every(float(cfg["sync_period_seconds"]), step, stop, "schedule")
     elector.stop()

@@ -8,6 +8,7 @@ import threading
 from .. import runloop
 from ..client import Client, EventRecorder, Unavailable
 from ..leader import LeaderElector
+from ..meta import APIError
 from .gc import GarbageCollector
 from .nodelifecycle import NodeLifecycle
 from .volumes import VolumeController
@@ -40,6 +41,8 @@ def run(cfg):
                 fn()
             except Unavailable as exc:
                 LOG.warning("%s: apiserver unavailable: %s", name, exc)
+            except APIError as exc:   # e.g. 500 while etcd has no quorum: retry next period
+                LOG.warning("%s: %s", name, exc)
         return step
     threads = [runloop.spawn(p, guarded(fn, name), stop, name) for name, (p, fn) in loops.items()]
     LOG.info("kube-controller-manager %s started (%d loops)", identity, len(threads))
