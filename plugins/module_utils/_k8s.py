@@ -491,5 +491,5 @@ def read_events(data):
             count=int(item.get('count') or series.get('count') or 1),
             last=parse_k8s_time(last),
         ))
-    out.sort(key=lambda e: e['last'] or 0)
+    out.sort(key=lambda e: (e['last'] or 0, e['count']))
     return out

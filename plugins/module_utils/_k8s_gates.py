@@ -150,7 +150,7 @@ def _pvc_problem(pvc, events, now):
                 and (not e['uid'] or not pvc['uid'] or e['uid'] == pvc['uid']):
             ev = e
     if ev:
-        text += ': %s: %s' % (ev['reason'], ev['message'])
+        text += ': %s: %s' % (ev['reason'], ' '.join(ev['message'].split()))
     elif pvc['phase'] == 'Pending':
         text += ' for %s: no provisioner event (is the CSI provisioner running, and the storage cluster up?)' % (
             _fmt_age(_age(now, pvc['created'])))
@@ -186,7 +186,7 @@ def stuck_pods(pods, events, pvc_names, now, grace, namespaces=None):
         text = 'pod %s/%s%s %s %s %s' % (pod['namespace'], pod['name'], ' on %s' % pod['node'] if pod['node'] else '',
                                         'stuck' if past_grace else 'still', how, _fmt_age(age))
         if ev:
-            text += ': %s: %s' % (ev['reason'], ev['message'])
+            text += ': %s: %s' % (ev['reason'], ' '.join(ev['message'].split()))
             if ev['count'] > 1:
                 text += ' (x%d)' % ev['count']
         out.append(dict(namespace=pod['namespace'], name=pod['name'], uid=pod['uid'], node=pod['node'], age=age,

@@ -1,0 +1,591 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Kubernetes modules on recorded kubectl output: decisions, exact argv, secrets, check mode, idempotence."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from ansible_collections.blackstart.cluster.plugins.module_utils import _k8s, _k8s_gates, _wait
+from ansible_collections.blackstart.cluster.plugins.modules import (
+    k8s_apiserver_wait, k8s_cordon, k8s_nodes_wait, k8s_storage_wait)
+
+from tests.unit.k8s_fakes import FakeKubectl, as_json, capture, lab_json, ok, public_text, run_module
+
+TIMEOUT = shutil.which('timeout')
+SECRET = 'c2VjcmV0LXRva2VuLW5ldmVyLXByaW50ZWQ='
+T = _k8s.parse_k8s_time
+URLS = ['https://10.0.0.11:6443', 'https://10.0.0.12:6443']
+
+
+@pytest.fixture
+def kubeconfig(tmp_path):
+    p = tmp_path / 'admin.conf'
+    p.write_text('apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: %s\n' % SECRET)
+    return str(p)
+
+
+@pytest.fixture
+def run(monkeypatch, capsys, kubeconfig):
+    def _run(main, args, fake, check_mode=False):
+        args = dict(args)
+        args.setdefault('kubeconfig', kubeconfig)
+        args.setdefault('kubectl', '/bin/true')
+        return run_module(main, args, fake, monkeypatch, capsys, check_mode=check_mode)
+    return _run
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    slept = []
+    monkeypatch.setattr(_wait.time, 'sleep', slept.append)
+    return slept
+
+
+@pytest.fixture
+def at(monkeypatch):
+    def _at(when):
+        monkeypatch.setattr(k8s_nodes_wait.time, 'time', lambda: T(when))
+    return _at
+
+
+def no_secret(fake, result):
+    text = json.dumps(fake.calls) + json.dumps(result)
+    assert SECRET not in text and 'token:' not in text
+
+
+def readyz(body):
+    return ok(body)
+
+
+def server_error(name):
+    return capture(name)
+
+
+# ----------------------------------------------------------------------------------------------- apiserver
+
+def test_apiserver_all_endpoints_ready_exact_argv(run, kubeconfig):
+    fake = FakeKubectl({('get', '--raw', '/readyz?verbose'): readyz(public_text('readyz_verbose_k8s_docs.txt'))})
+    code, result = run(k8s_apiserver_wait.main, dict(endpoints=URLS, cli_timeout=7), fake)
+    assert code == 0 and result['ready'] and result['state']['ready'] == URLS
+    prefix = [TIMEOUT, '-k', '5', '26'] if TIMEOUT else []
+    assert fake.calls == [prefix + ['/bin/true', '--kubeconfig', kubeconfig, '--server', u, '--request-timeout', '7s',
+                                    'get', '--raw', '/readyz?verbose'] for u in URLS]
+    no_secret(fake, result)
+
+
+def test_apiserver_etcd_failing_is_named_per_endpoint(run, no_sleep):
+    fake = FakeKubectl({
+        (URLS[0], ('get', '--raw', '/readyz?verbose')): readyz(capture('readyz_ok')[1]),
+        (URLS[1], ('get', '--raw', '/readyz?verbose')): server_error('readyz_no_quorum'),
+        (URLS[1], ('get', '--raw', '/livez?verbose')): server_error('livez_no_quorum'),
+    })
+    code, result = run(k8s_apiserver_wait.main, dict(endpoints=URLS, timeout=1), fake)
+    assert code == 1 and result['transient_count'] == 0
+    assert result['missing'] == [
+        'apiserver https://10.0.0.12:6443 not ready: [-]etcd failed: reason withheld, [-]etcd-readiness failed: '
+        'reason withheld (etcd has no quorum or is unreachable from this apiserver: run blackstart.cluster.etcd_wait); '
+        'livez also failing: etcd']
+    ep = result['state']['endpoints'][1]
+    assert ep['failed_checks'] == ['etcd', 'etcd-readiness'] and ep['live'] is False and ep['error'] is None
+    assert result['state']['endpoints'][0]['ready'] is True
+    assert 'apiserver https://10.0.0.12:6443 not ready: [-]etcd failed' in result['msg']
+
+
+def test_apiserver_alive_not_ready(run, no_sleep):
+    fake = FakeKubectl({
+        ('get', '--raw', '/readyz?verbose'): (1, '', 'Error from server (InternalError): an error on the server '
+                                                     '("[+]ping ok\\n[-]informer-sync failed: reason withheld\\n'
+                                                     'readyz check failed") has prevented the request from succeeding'),
+        ('get', '--raw', '/livez?verbose'): readyz(public_text('livez_verbose_pet2cattle.txt')),
+    })
+    code, result = run(k8s_apiserver_wait.main, dict(endpoints=URLS[:1], timeout=0), fake)
+    assert code == 1
+    assert result['missing'] == ['apiserver https://10.0.0.11:6443 not ready: [-]informer-sync failed: reason '
+                                 'withheld; livez passes (alive, not ready yet)']
+
+
+def test_apiserver_down_names_connection_error_and_waits(run, no_sleep):
+    fake = FakeKubectl({('get', '--raw', '/readyz?verbose'): [capture('readyz_apiserver_down'),
+                                                              capture('readyz_apiserver_down'),
+                                                              readyz(capture('readyz_ok')[1])]})
+    code, result = run(k8s_apiserver_wait.main, dict(endpoints=URLS[:1], timeout=60), fake)
+    assert code == 0 and result['ready'] and result['attempts'] == 3 and no_sleep == [0.25, 0.375]
+    fake = FakeKubectl({('get', '--raw', '/readyz?verbose'): capture('readyz_apiserver_down')})
+    code, result = run(k8s_apiserver_wait.main, dict(endpoints=URLS[:1], timeout=0), fake)
+    assert code == 1 and result['missing'] == [
+        'apiserver https://10.0.0.11:6443 not answering: The connection to the server 127.0.0.1:APIPORT was refused '
+        '- did you specify the right host or port?']
+    assert len(fake.calls) == 1  # no livez asked of an endpoint that does not answer
+
+
+def test_apiserver_default_endpoint_is_the_kubeconfigs_server(run, kubeconfig):
+    fake = FakeKubectl({
+        ('config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}'): ok('https://lb.example:6443'),
+        ('get', '--raw', '/readyz?verbose'): readyz('ok'),
+    })
+    code, result = run(k8s_apiserver_wait.main, {}, fake)
+    assert code == 0 and result['state']['ready'] == ['https://lb.example:6443']
+    assert '--server' not in fake.calls[1]
+    no_secret(fake, result)
+
+
+def test_apiserver_wrong_ca_fails_at_once(run, no_sleep):
+    err = ('Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown '
+           'authority')
+    fake = FakeKubectl({('get', '--raw', '/readyz?verbose'): (1, '', err)})
+    code, result = run(k8s_apiserver_wait.main, dict(endpoints=URLS[:1], timeout=60), fake)
+    assert code == 1 and no_sleep == [] and 'x509: certificate signed by unknown authority' in result['msg']
+    assert 'TLS verification failed' in result['msg'] and result['rc'] == 1
+
+
+def test_apiserver_validate_certs_false_and_bad_url(run):
+    fake = FakeKubectl({('get', '--raw', '/readyz?verbose'): readyz('ok')})
+    code, result = run(k8s_apiserver_wait.main, dict(endpoints=URLS[:1], validate_certs=False), fake)
+    assert code == 0 and '--insecure-skip-tls-verify=true' in fake.calls[0]
+    fake = FakeKubectl({})
+    code, result = run(k8s_apiserver_wait.main, dict(endpoints=['10.0.0.11:6443']), fake)
+    assert code == 1 and 'endpoints must be https URLs' in result['msg'] and fake.calls == []
+
+
+def test_apiserver_forbidden_is_state_not_failure(run, no_sleep):
+    err = 'Error from server (Forbidden): forbidden: User "system:anonymous" cannot get path "/readyz"'
+    fake = FakeKubectl({('get', '--raw', '/readyz?verbose'): (1, '', err)})
+    code, result = run(k8s_apiserver_wait.main, dict(endpoints=URLS[:1], timeout=0), fake)
+    assert code == 1 and 'not answering: Error from server (Forbidden)' in result['missing'][0]
+
+
+def test_apiserver_broken_kubeconfig_fails(run):
+    fake = FakeKubectl({('config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}'):
+                        (1, '', 'error: error loading config file "/x": yaml: line 2: mapping values are not allowed')})
+    code, result = run(k8s_apiserver_wait.main, {}, fake)
+    assert code == 1 and 'error loading config file' in result['msg'] and 'kubeconfig could not be used' in result['msg']
+
+
+# ----------------------------------------------------------------------------------------------- health bodies
+
+def test_health_bodies_from_real_clusters():
+    docs = _k8s.parse_health_body(public_text('readyz_verbose_k8s_docs.txt'))
+    assert docs['failed'] == [] and docs['checks']['etcd'] == 'ok' and len(docs['checks']) == 18
+    excluded = _k8s.parse_health_body(public_text('readyz_verbose_exclude_etcd_k8s_docs.txt'))
+    assert excluded['failed'] == [] and excluded['checks']['etcd'] == 'excluded: ok'
+    k3s = _k8s.parse_health_body(public_text('readyz_k3s_kine_failing.txt'))
+    assert k3s['failed'] == ['etcd', 'etcd-readiness']
+    err = _k8s.parse_health_error(public_text('healthz_500_clientgo_error.txt'))
+    assert err['failed'] == ['etcd'] and err['kind'] == 'InternalError' and len(err['checks']) == 30
+    lab = _k8s.parse_health_error(capture('readyz_no_quorum')[2])
+    assert lab['failed'] == ['etcd', 'etcd-readiness'] and lab['kind'] == 'InternalError'
+    assert _k8s.parse_health_body('ok')['failed'] == []
+    assert _k8s.parse_health_body('<html>proxy error</html>')['failed'] == ['unexpected answer: <html>proxy error</html>']
+    assert _k8s.parse_health_error('Error from server (NotFound): the server could not find the requested resource') is None
+    assert _k8s.failed_check_lines(k3s) == ['[-]etcd failed: reason withheld', '[-]etcd-readiness failed: reason withheld']
+
+
+# ----------------------------------------------------------------------------------------------- nodes
+
+def test_nodes_ready(run, at):
+    at('2026-11-25T14:24:08Z')
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_ready')})
+    code, result = run(k8s_nodes_wait.main, {}, fake)
+    assert code == 0 and result['state']['ready'] == ['w1', 'w2']
+    assert fake.calls[0][-4:] == ['get', 'nodes', '-o', 'json']
+    no_secret(fake, result)
+
+
+def test_nodes_not_ready_named_with_reason_and_heartbeat_age(run, at, no_sleep):
+    at('2026-11-25T14:24:40Z')
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_not_ready')})
+    code, result = run(k8s_nodes_wait.main, dict(timeout=1), fake)
+    assert code == 1
+    assert result['missing'] == [
+        'node w1 NotReady (Ready=Unknown): NodeStatusUnknown: Kubelet stopped posting node status.; last heartbeat '
+        '18s ago; other conditions: DiskPressure=Unknown (NodeStatusUnknown), MemoryPressure=Unknown '
+        '(NodeStatusUnknown), PIDPressure=Unknown (NodeStatusUnknown) (the kubelet stopped posting status: check '
+        'kubelet and containerd on w1)',
+        'node w2 NotReady: KubeletNotReady: container runtime is down: container runtime is down: '
+        '/TMP/w2/containerd.sock: [Errno 2] No such file or directory; last heartbeat 2s ago']
+    rows = dict((r['name'], r) for r in result['state']['nodes'])
+    assert rows['w1']['heartbeat_age'] == 18 and rows['w1']['ready'] == 'Unknown'
+
+
+def test_nodes_missing_expected_node_waits(run, at, no_sleep):
+    at('2026-11-25T14:24:08Z')
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_ready')})
+    code, result = run(k8s_nodes_wait.main, dict(nodes=['w1', 'worker-02'], timeout=1), fake)
+    assert code == 1 and len(fake.calls) > 1
+    assert result['missing'] == ['node worker-02 not registered (nodes: w1, w2): the kubelet on worker-02 has not '
+                                 'registered, or the name is wrong']
+
+
+def test_nodes_stale_heartbeat_is_not_trusted(run, at, no_sleep):
+    at('2026-11-25T14:30:00Z')
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_ready')})
+    code, result = run(k8s_nodes_wait.main, dict(min_heartbeat_after=T('2026-11-25T14:25:00Z'), timeout=0), fake)
+    assert code == 1 and result['state']['not_ready'] == ['w1', 'w2']
+    assert 'node w1 NotReady (Ready=Stale): HeartbeatBeforePowerOn' in result['missing'][0]
+    code, result = run(k8s_nodes_wait.main, dict(min_heartbeat_after=T('2026-11-25T14:24:00Z')), fake)
+    assert code == 0
+
+
+def test_nodes_cordoned_counts_as_ready_and_is_listed(run, at):
+    at('2026-11-25T14:24:20Z')
+    code, result = run(k8s_nodes_wait.main, {}, FakeKubectl({('get', 'nodes'): capture('nodes_w1_cordoned')}))
+    assert code == 0 and result['state']['unschedulable'] == ['w1']
+
+
+def test_nodes_real_v1_7_node_shape(at):
+    node = json.loads(public_text('node_v1.7.2_ready.json'))
+    nodes = _k8s.read_nodes(dict(items=[node]))
+    assert nodes[0]['ready'] == 'True' and nodes[0]['conditions']['OutOfDisk']['status'] == 'False'
+    obs = _k8s_gates.nodes_observation(nodes, ['pdc3-sm16'], now=T('2017-08-27T08:57:40Z'))
+    assert obs.ready and obs.state['nodes'][0]['heartbeat_age'] == 28
+
+
+def test_nodes_apiserver_down_is_transient_despite_json_on_stdout(run, no_sleep):
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_apiserver_down')})
+    code, result = run(k8s_nodes_wait.main, dict(timeout=0), fake)
+    assert code == 1 and result['transient_count'] == 1 and result['state'] == {}
+    assert 'was refused' in result['transient_errors'][0] and 'Nothing answers at that address' in result['transient_errors'][0]
+
+
+def test_nodes_check_mode_evaluates_once(run, at, no_sleep):
+    at('2026-11-25T14:24:40Z')
+    code, result = run(k8s_nodes_wait.main, dict(timeout=60), FakeKubectl({('get', 'nodes'): capture('nodes_not_ready')}),
+                       check_mode=True)
+    assert code == 0 and not result['ready'] and result['attempts'] == 1 and no_sleep == []
+
+
+@pytest.mark.parametrize('args,fragment', [
+    (dict(kubeconfig='/nonexistent/admin.conf'), 'kubeconfig file /nonexistent/admin.conf does not exist'),
+    (dict(kubectl='kubectl-not-installed-here'), "kubectl 'kubectl-not-installed-here' not found"),
+    (dict(cli_timeout=0), 'cli_timeout must be at least 1 second'),
+])
+def test_bad_client_input_fails_before_running_anything(run, args, fragment):
+    for main, extra in ((k8s_nodes_wait.main, {}), (k8s_cordon.main, dict(nodes=['w1'])),
+                        (k8s_storage_wait.main, {}), (k8s_apiserver_wait.main, {})):
+        fake = FakeKubectl({})
+        code, result = run(main, dict(args, **extra), fake)
+        assert code == 1 and fragment in result['msg'], result
+        assert fake.calls == []
+
+
+def test_unreadable_kubeconfig(run, kubeconfig, monkeypatch):
+    real = _k8s.os.access
+    monkeypatch.setattr(_k8s.os, 'access', lambda p, m: False if p == kubeconfig else real(p, m))
+    code, result = run(k8s_nodes_wait.main, {}, FakeKubectl({}))
+    assert code == 1 and 'is not readable by this user' in result['msg']
+
+
+def test_unauthorized_fails_at_once(run, no_sleep):
+    fake = FakeKubectl({('get', 'nodes'): (1, '', 'error: You must be logged in to the server (Unauthorized)')})
+    code, result = run(k8s_nodes_wait.main, dict(timeout=60), fake)
+    assert code == 1 and no_sleep == [] and 'rejected the credentials' in result['msg']
+
+
+def test_not_json_and_killed(run, no_sleep):
+    code, result = run(k8s_nodes_wait.main, {}, FakeKubectl({('get', 'nodes'): ok('NAME STATUS\n')}))
+    assert code == 1 and 'printed output that is not JSON' in result['msg']
+    code, result = run(k8s_nodes_wait.main, dict(timeout=0), FakeKubectl({('get', 'nodes'): (124, '', '')}))
+    assert code == 1 and 'was killed after 35s' in result['transient_errors'][0]
+
+
+# ----------------------------------------------------------------------------------------------- storage
+
+@pytest.fixture
+def storage_at(monkeypatch):
+    def _at(when):
+        monkeypatch.setattr(k8s_storage_wait.time, 'time', lambda: T(when))
+    return _at
+
+
+def storage_fake(pods, pvcs, events, delete=None):
+    responses = {
+        ('get', 'persistentvolumeclaims', '--all-namespaces'): capture(pvcs),
+        ('get', 'pods', '--all-namespaces'): capture(pods) if isinstance(pods, str) else pods,
+        ('get', 'events', '--all-namespaces', '--field-selector', 'type=Warning'): capture(events),
+    }
+    if delete is not None:
+        responses[('delete', 'pod')] = delete
+    return FakeKubectl(responses)
+
+
+def test_storage_pending_pvc_and_unscheduled_pod(run, storage_at, no_sleep):
+    storage_at('2026-11-25T14:26:00Z')
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, grace=60),
+                       storage_fake('pods_pending', 'pvc_pending', 'events_pending'))
+    assert code == 1
+    assert result['missing'] == [
+        'PVC ci/jenkins-home Pending (storage class nothing-provisions-this) for 111s: no provisioner event (is the '
+        'CSI provisioner running, and the storage cluster up?)',
+        'pod ci/jenkins-0 stuck Pending (not scheduled: 0/2 nodes are available: pod has unbound immediate '
+        'PersistentVolumeClaims.) 110s']
+    assert result['state']['pvcs_bound'] == 0 and result['deleted_pods'] == [] and not result['changed']
+
+
+def test_storage_failed_mount_named_with_the_mount_error(run, storage_at, no_sleep):
+    storage_at('2026-11-25T14:41:19Z')
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, grace=60, storage_classes=['cephfs']),
+                       storage_fake('pods_failed_mount', 'pvc_bound', 'events_failed_mount'))
+    assert code == 1 and result['state']['pvcs_bound'] == 1
+    (msg,) = result['missing']
+    assert msg.startswith('pod ci/jenkins-w899kgg4kw-sfx5f on w1 stuck ContainerCreating 95s: FailedMount: '
+                          'MountVolume.MountDevice failed for volume "pvc-e293ec75-712e-4027-979d-fb241a28a0a2" : '
+                          'rpc error: code = Internal desc = an error (exit status 1) occurred while running ceph-fuse')
+    # The newest of the two FailedMount events (ceph-fuse printed its lines in another order, so they did not merge).
+    assert msg.endswith('ceph-fuse: probably no MDS server is up? ceph-fuse: ceph mount failed with (65536) Unknown '
+                        'error 65536'), msg
+    # Young pods with a mount-failure event are not ready either (only "still", not "stuck").
+    storage_at('2026-11-25T14:39:50Z')
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, grace=60),
+                       storage_fake('pods_failed_mount', 'pvc_bound', 'events_failed_mount'))
+    assert code == 1 and result['missing'][0].startswith('pod ci/jenkins-w899kgg4kw-sfx5f on w1 still ContainerCreating 6s')
+    # Out of scope.
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, storage_classes=['rbd']),
+                       storage_fake('pods_failed_mount', 'pvc_bound', 'events_failed_mount'))
+    assert code == 0 and result['state']['pvcs_total'] == 0
+
+
+def test_storage_delete_stuck_pods_check_mode_then_real(run, storage_at, no_sleep):
+    storage_at('2026-11-25T14:41:19Z')
+    fake = storage_fake('pods_failed_mount', 'pvc_bound', 'events_failed_mount', delete=ok('pod deleted\n'))
+    code, result = run(k8s_storage_wait.main, dict(delete_stuck_pods=True, grace=60), fake, check_mode=True)
+    assert code == 0 and result['changed'] and result['deleted_pods'] == ['ci/jenkins-w899kgg4kw-sfx5f']
+    assert fake.writes == [] and 'would delete' in result['msg']
+    # For real: deleted once; the next read shows the replacement (young, no event of its own): ready.
+    pods = lab_json('pods_failed_mount')
+    fresh = json.loads(json.dumps(pods))
+    fresh['items'][0]['metadata'].update(name='jenkins-w899kgg4kw-new', uid='fresh-uid',
+                                         creationTimestamp='2026-11-25T14:41:18Z')
+    for c in fresh['items'][0]['status']['conditions']:
+        c['lastTransitionTime'] = '2026-11-25T14:41:18Z'
+    fake = storage_fake([as_json(pods), as_json(fresh)], 'pvc_bound', 'events_failed_mount', delete=ok('deleted\n'))
+    code, result = run(k8s_storage_wait.main, dict(delete_stuck_pods=True, grace=60, timeout=30), fake)
+    assert code == 0 and result['ready'] and result['changed']
+    assert result['deleted_pods'] == ['ci/jenkins-w899kgg4kw-sfx5f']
+    assert fake.writes == [('delete', 'pod', '-n', 'ci', 'jenkins-w899kgg4kw-sfx5f', '--wait=false')]
+
+
+def test_storage_delete_not_while_a_claim_is_unbound_nor_a_bare_pod(run, storage_at, no_sleep):
+    storage_at('2026-11-25T14:41:19Z')
+    pods = lab_json('pods_failed_mount')
+    pods['items'][0]['metadata'].pop('ownerReferences')
+    fake = storage_fake([as_json(pods)], 'pvc_bound', 'events_failed_mount', delete=ok())
+    code, result = run(k8s_storage_wait.main, dict(delete_stuck_pods=True, grace=60, timeout=0), fake)
+    assert code == 1 and not result['changed'] and fake.writes == []
+    assert any(m.startswith('pod ci/jenkins-w899kgg4kw-sfx5f is not deleted: no controller would recreate it (owner: '
+                            'none); delete and recreate it by hand') for m in result['missing']), result['missing']
+    pvcs = lab_json('pvc_bound')
+    pvcs['items'][0]['status']['phase'] = 'Pending'
+    fake = FakeKubectl({('get', 'persistentvolumeclaims', '--all-namespaces'): as_json(pvcs),
+                        ('get', 'pods', '--all-namespaces'): capture('pods_failed_mount'),
+                        ('get', 'events', '--all-namespaces', '--field-selector', 'type=Warning'):
+                            capture('events_failed_mount')})
+    code, result = run(k8s_storage_wait.main, dict(delete_stuck_pods=True, timeout=0), fake)
+    assert code == 1 and fake.writes == [] and result['missing'][0].startswith('PVC ci/jenkins-home Pending')
+
+
+def test_storage_delete_of_a_pod_already_gone_is_fine_other_errors_fail(run, storage_at, no_sleep):
+    storage_at('2026-11-25T14:41:19Z')
+    gone = (1, '', 'Error from server (NotFound): pods "jenkins-w899kgg4kw-sfx5f" not found')
+    fake = storage_fake('pods_failed_mount', 'pvc_bound', 'events_failed_mount', delete=gone)
+    code, result = run(k8s_storage_wait.main, dict(delete_stuck_pods=True, timeout=0), fake)
+    assert result['deleted_pods'] == ['ci/jenkins-w899kgg4kw-sfx5f']
+    denied = (1, '', 'Error from server (Forbidden): pods "x" is forbidden: User "bs" cannot delete resource "pods"')
+    fake = storage_fake('pods_failed_mount', 'pvc_bound', 'events_failed_mount', delete=denied)
+    code, result = run(k8s_storage_wait.main, dict(delete_stuck_pods=True, timeout=0), fake)
+    assert code == 1 and 'cannot delete resource' in result['msg'] and "may not do this" in result['msg']
+
+
+def test_storage_bad_grace(run):
+    code, result = run(k8s_storage_wait.main, dict(grace=-1), FakeKubectl({}))
+    assert code == 1 and 'grace and timeout must be >= 0' in result['msg']
+
+
+# ----------------------------------------------------------------------------------------------- cordon
+
+def cordon_fake(nodes='nodes_ready', pods='pods_failed_mount', **writes):
+    responses = {('get', 'nodes'): capture(nodes) if isinstance(nodes, str) else nodes,
+                 ('get', 'pods', '--all-namespaces'): capture(pods) if isinstance(pods, str) else pods}
+    for verb in ('cordon', 'uncordon', 'drain'):
+        responses[(verb,)] = writes.get(verb, ok('node/x %sed\n' % verb))
+    fake = FakeKubectl(responses)
+    # The fake answers any `cordon …` by its first word.
+    return fake
+
+
+class WordsFake(FakeKubectl):
+    def __call__(self, argv, check_rc=False, environ_update=None, **kwargs):
+        from tests.unit.k8s_fakes import kubectl_words
+        _server, words = kubectl_words(argv)
+        if words and words[0] in ('cordon', 'uncordon', 'drain'):
+            self.calls.append(list(argv))
+            self.writes.append(words)
+            resp = self.responses[(words[0],)]
+            return resp(words) if callable(resp) else resp
+        return FakeKubectl.__call__(self, argv, check_rc, environ_update, **kwargs)
+
+
+def cordon_fake2(nodes='nodes_ready', pods='pods_failed_mount', **writes):
+    f = cordon_fake(nodes, pods, **writes)
+    w = WordsFake(f.responses)
+    return w
+
+
+def test_cordon_drain_remembers_the_operators_cordon(run, kubeconfig):
+    # w1 was cordoned by an operator and runs the jenkins pod; w2 is schedulable and empty.
+    fake = cordon_fake2(nodes='nodes_w1_cordoned')
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='drained', delete_emptydir_data=True,
+                                             grace_period=30, drain_timeout=120, cli_timeout=5), fake)
+    assert code == 0 and result['changed']
+    assert result['changed_nodes'] == ['w2'] and result['already_unschedulable'] == ['w1']
+    assert result['drained_nodes'] == ['w1']
+    assert fake.writes == [('cordon', 'w2'),
+                           ('drain', 'w1', '--timeout=120s', '--ignore-daemonsets', '--delete-emptydir-data',
+                            '--grace-period=30')]
+    drain_argv = fake.calls[-1]
+    prefix = [TIMEOUT, '-k', '5', '145'] if TIMEOUT else []
+    assert drain_argv == prefix + ['/bin/true', '--kubeconfig', kubeconfig, '--request-timeout', '5s', 'drain', 'w1',
+                                   '--timeout=120s', '--ignore-daemonsets', '--delete-emptydir-data', '--grace-period=30']
+    no_secret(fake, result)
+
+
+def test_cordon_is_idempotent(run):
+    both = lab_json('nodes_w1_cordoned')
+    both['items'][1]['spec']['unschedulable'] = True
+    empty = dict(items=[], kind='List', apiVersion='v1')
+    fake = cordon_fake2(nodes=as_json(both), pods=as_json(empty))
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='drained'), fake)
+    assert code == 0 and not result['changed'] and fake.writes == []
+    assert result['changed_nodes'] == [] and result['already_unschedulable'] == ['w1', 'w2']
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2', 'w1'], state='cordoned'), fake)
+    assert code == 0 and not result['changed'] and fake.writes == []
+
+
+def test_cordon_check_mode_predicts(run):
+    fake = cordon_fake2(nodes='nodes_ready')
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='drained'), fake, check_mode=True)
+    assert code == 0 and result['changed'] and fake.writes == []
+    assert result['changed_nodes'] == ['w1', 'w2'] and result['drained_nodes'] == ['w1']
+    assert result['commands'][0][-3:] == ['cordon', 'w1', 'w2'] and result['commands'][1][-2:] == ['drain', 'w1']
+    assert result['msg'].startswith('check mode, would have')
+
+
+def test_uncordon_only_what_was_changed(run):
+    fake = cordon_fake2(nodes='nodes_w1_cordoned')
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='uncordoned'), fake)
+    assert code == 0 and result['changed'] and result['changed_nodes'] == ['w1']
+    assert result['already_schedulable'] == ['w2'] and fake.writes == [('uncordon', 'w1')]
+    fake = cordon_fake2(nodes='nodes_ready')
+    code, result = run(k8s_cordon.main, dict(nodes=['w1'], state='uncordoned'), fake)
+    assert code == 0 and not result['changed'] and fake.writes == []
+
+
+def test_emergency_cordon_only(run):
+    fake = cordon_fake2(nodes='nodes_ready')
+    code, result = run(k8s_cordon.main, dict(nodes=['w1'], state='drained', drain=False), fake)
+    assert code == 0 and result['changed_nodes'] == ['w1'] and result['drained_nodes'] == []
+    assert fake.writes == [('cordon', 'w1')] and 'drain=false' in json.dumps(result.get('warnings'))
+    assert not any(c[-2:] == ['--all-namespaces', '-o'] for c in fake.calls)
+
+
+def test_unknown_node_changes_nothing(run):
+    fake = cordon_fake2(nodes='nodes_ready')
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'worker-09'], state='cordoned'), fake)
+    assert code == 1 and fake.writes == []
+    assert 'node worker-09 not found in the cluster (nodes: w1, w2)' in result['msg']
+
+
+def test_failed_drain_reports_what_was_already_changed(run):
+    err = ('error: unable to drain node "w1" due to error: [error when evicting pods/"jenkins-0" -n "ci": global '
+           'timeout reached: 2m0s], continuing command...\nThere are pending nodes to be drained:\n w1\n')
+    fake = cordon_fake2(nodes='nodes_ready', drain=(1, '', err))
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='drained'), fake)
+    assert code == 1 and result['changed'] and result['changed_nodes'] == ['w1', 'w2']
+    assert result['drained_nodes'] == [] and 'global timeout reached' in result['stderr']
+
+
+def test_cordon_empty_list_and_bad_timeout(run):
+    code, result = run(k8s_cordon.main, dict(nodes=[]), FakeKubectl({}))
+    assert code == 0 and not result['changed'] and 'nothing to do' in result['msg']
+    code, result = run(k8s_cordon.main, dict(nodes=['w1'], drain_timeout=0), FakeKubectl({}))
+    assert code == 1 and 'drain_timeout must be at least 1 second' in result['msg']
+
+
+def test_drain_options_argv():
+    calls = []
+    cli = _k8s.KubectlCLI(lambda argv, **k: calls.append(argv) or (0, '', ''), executable='kubectl',
+                          kubeconfig='/k', context='prod', request_timeout=3)
+    cli.drain('w1', ignore_daemonsets=False, force=True, disable_eviction=True, drain_timeout=60)
+    assert calls == [['kubectl', '--kubeconfig', '/k', '--context', 'prod', '--request-timeout', '3s', 'drain', 'w1',
+                      '--timeout=60s', '--force', '--disable-eviction']]
+
+
+# ----------------------------------------------------------------------------------------------- readers
+
+def test_transient_classification_and_hints():
+    assert _k8s.is_transient(1, capture('readyz_apiserver_down')[2])
+    assert _k8s.is_transient(1, capture('nodes_apiserver_down')[2])
+    assert _k8s.is_transient(1, 'Error from server (ServiceUnavailable): the server is currently unable to handle '
+                                'the request')
+    assert not _k8s.is_transient(1, 'Unable to connect to the server: x509: certificate has expired or is not yet valid')
+    assert 'clocks (NTP)' in _k8s._hint_for('x509: certificate has expired or is not yet valid', 1)
+    assert 'not ready (often: etcd has no quorum)' in _k8s._hint_for('Error from server (InternalError): x', 1)
+    assert _k8s._hint_for('something else', 1) is None
+    assert 'did not answer in time' in _k8s._hint_for('dial tcp 10.0.0.1:6443: i/o timeout', 1)
+
+
+def test_time_parsing():
+    assert T('2026-11-25T14:24:22Z') == T('2026-11-25T15:24:22+01:00')
+    assert T('2026-11-25T14:24:22.500000Z') - T('2026-11-25T14:24:22Z') == pytest.approx(0.5)
+    assert T(None) is None
+    with pytest.raises(ValueError):
+        T('yesterday')
+
+
+def test_event_readers_and_series():
+    events = _k8s.read_events(dict(items=[
+        dict(regarding=dict(kind='Pod', name='p', namespace='ns', uid='u'), reason='FailedMount', note='n1 ',
+             type='Warning', series=dict(count=4, lastObservedTime='2026-11-25T14:00:00.000000Z')),
+    ]))
+    assert events == [dict(namespace='ns', kind='Pod', name='p', uid='u', reason='FailedMount', message='n1',
+                           type='Warning', count=4, last=T('2026-11-25T14:00:00Z'))]
+    pvcs = _k8s.read_pvcs(dict(items=[dict(metadata=dict(name='a', namespace='b', annotations={
+        'volume.beta.kubernetes.io/storage-class': 'old'}), spec={}, status={})]))
+    assert pvcs[0]['storage_class'] == 'old' and pvcs[0]['phase'] == 'Pending'
+
+
+def test_stuck_pod_variants():
+    now = T('2026-11-25T15:00:00Z')
+    base = dict(namespace='ns', name='p', uid='u', node='w1', phase='Pending', created=now - 600, scheduled=now - 600,
+                unschedulable_message=None, pvcs=['data'], owner_kind='StatefulSet', mirror=False, deleting=False)
+    crash = dict(base, waiting=['CrashLoopBackOff'])
+    out = _k8s_gates.stuck_pods([crash], [], {('ns', 'data')}, now, 60)
+    assert out[0]['how'] == 'Pending (CrashLoopBackOff)' and out[0]['text'] == 'pod ns/p on w1 stuck Pending (CrashLoopBackOff) 10m00s'
+    old_event = dict(namespace='ns', kind='Pod', name='p', uid='older', reason='FailedMount', message='x', type='Warning',
+                     count=1, last=now - 700)
+    out = _k8s_gates.stuck_pods([dict(base, waiting=[], created=now - 5, scheduled=now - 5)], [old_event],
+                                {('ns', 'data')}, now, 60)
+    assert out == [], 'an event of an earlier pod of the same name does not count'
+    assert _k8s_gates._fmt_age(7300) == '2h01m' and _k8s_gates._fmt_age(None) == 'unknown'
+    lost = dict(namespace='ns', name='c', uid='x', phase='Lost', storage_class='rbd', volume='pv', created=now)
+    assert _k8s_gates._pvc_problem(lost, [], now) == 'PVC ns/c Lost (storage class rbd): its PersistentVolume is gone'
+    ev = dict(namespace='ns', kind='PersistentVolumeClaim', name='c', uid='x', reason='ProvisioningFailed',
+              message='failed to provision volume with StorageClass "cephfs": rpc error: no active MDS', count=3, last=now)
+    assert _k8s_gates._pvc_problem(dict(lost, phase='Pending'), [ev], now).endswith(
+        ': ProvisioningFailed: failed to provision volume with StorageClass "cephfs": rpc error: no active MDS')
+
+
+def test_nodes_without_any_registered():
+    obs = _k8s_gates.nodes_observation([], None, now=0)
+    assert not obs.ready and obs.missing == ['no node is registered']
+
+
+def test_drainable_pods_skip_daemonsets_mirrors_and_finished():
+    pods = [dict(node='w1', owner_kind='DaemonSet', mirror=False, phase='Running', deleting=False),
+            dict(node='w1', owner_kind=None, mirror=True, phase='Running', deleting=False),
+            dict(node='w1', owner_kind='Job', mirror=False, phase='Succeeded', deleting=False),
+            dict(node='w2', owner_kind='ReplicaSet', mirror=False, phase='Running', deleting=False)]
+    assert _k8s_gates.drainable_pods(pods, 'w1') == []
