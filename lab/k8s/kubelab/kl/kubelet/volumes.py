@@ -101,9 +101,15 @@ class VolumeManager:
         namespace go too (with private copies a fuse2fs mount would live on
         in an unrelated container's namespace and keep writing the image)."""
         os.makedirs(self.root, exist_ok=True)
-        if self.root not in mountpoints():
-            subprocess.run(["mount", "--bind", self.root, self.root], check=True, capture_output=True)
-        subprocess.run(["mount", "--make-rshared", self.root], check=True, capture_output=True)
+        steps = ([] if self.root in mountpoints() else [["mount", "--bind", self.root, self.root]]) + \
+            [["mount", "--make-rshared", self.root]]
+        for cmd in steps:
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                LOG.warning("%s failed (%s): volumes unmounted here stay alive in containers' mount "
+                            "namespaces until those containers exit", " ".join(cmd), res.stderr.strip())
+                return False
+        return True
 
     def pod_dir(self, uid):
         return os.path.join(self.root, uid)
