@@ -29,7 +29,10 @@ def kubeconfig_path(cfg):
 class Client:
     def __init__(self, cfg, timeout=10.0):
         kc = kubeconfig.load(kubeconfig_path(cfg))
-        self.endpoints = list(cfg.get("apiserver_endpoints") or []) or [kc["server"]]
+        # the kubeconfig's server first (127.0.0.1 on masters, as the real control plane
+        # talks to its local apiserver), then the others: the lab's stand-in for a VIP
+        self.endpoints = [kc["server"]] if kc.get("server") else []
+        self.endpoints += [e for e in cfg.get("apiserver_endpoints") or [] if e not in self.endpoints]
         ctx = ssl.create_default_context(cafile=kc["ca"] or cfg.get("ca_cert"))
         ctx.check_hostname = False  # pinned to the lab CA; endpoints are IPs
         ctx.load_cert_chain(kc["cert"], kc["key"])
