@@ -33,7 +33,7 @@ def main(argv):
         if args.cmd == "build":
             print(images.build(force=args.force))
         elif args.cmd == "up":
-            provision.up(args.topology, wait_workloads=not args.no_workloads)
+            provision.up(args.topology, workloads=not args.no_workloads)
         elif args.cmd == "down":
             provision.down()
         elif args.cmd == "purge":

@@ -143,6 +143,24 @@ def put_file(host: str, path: str, content: str | bytes, mode: str = "0644", own
                 f"mv -f {shlex.quote(path)}.tmp {shlex.quote(path)}", input=content)
 
 
+def put_files(host: str, files: dict) -> None:
+    """Write many files in one exec: {path: (content, mode "0644", owner "user:group")} as a tar stream."""
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, (content, mode, owner) in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            ti = tarfile.TarInfo(path.lstrip("/"))
+            ti.size, ti.mode, ti.mtime = len(data), int(mode, 8), int(time.time())
+            ti.uname, ti.gname = owner.split(":")
+            tar.addfile(ti, io.BytesIO(data))
+    p = subprocess.run(["podman", "exec", "-i", host, "tar", "-x", "-p", "--same-owner", "-C", "/", "-f", "-"],
+                       input=buf.getvalue(), env=podman_env(), capture_output=True)
+    if p.returncode != 0:
+        raise LabError(f"[{host}] writing {len(files)} files failed: {p.stderr.decode(errors='replace')}")
+
+
 def get_file(host: str, path: str) -> str:
     return hexec(host, f"cat {shlex.quote(path)}").stdout
 
