@@ -33,7 +33,7 @@ options:
     description:
       - Seconds one request may take, passed as C(--request-timeout). The whole C(kubectl) process is also
         bounded, through the C(timeout) command when the host has it, by three times this plus 5 seconds
-        (discovery and the request), or for a drain by O(drain_timeout) plus that.
+        (discovery and the request), or for a drain by its C(drain_timeout) plus that.
     type: int
     default: 10
 notes:

@@ -96,7 +96,7 @@ class EtcdError(GateError):
         self.stderr = (stderr or '').strip()
         self.hint = hint
         self.reason = reason or 'failed'
-        Exception.__init__(self, self._message())
+        super(EtcdError, self).__init__(self._message())
 
     @property
     def command(self):

@@ -93,8 +93,8 @@ def etcd_observation(members, health, status, expected=None):
 
 def no_member_list_missing(endpoints, error, health):
     """What to say when no endpoint could even list the members."""
-    text = 'could not read the etcd member list from %s (%s)' % (', '.join(endpoints),
-                                                                   error.said or '%s, rc=%s' % (error.reason, error.rc))
+    said = error.said or '%s, rc=%s' % (error.reason, error.rc)
+    text = 'could not read the etcd member list from %s (%s)' % (', '.join(endpoints), said)
     bad = ['%s: %s' % (ep, h['error'] or 'unhealthy') for ep, h in sorted(health.items()) if not h['healthy']]
     if bad:
         text += '; endpoint health: %s' % '; '.join(bad)

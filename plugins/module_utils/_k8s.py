@@ -92,9 +92,11 @@ def _hint_for(stderr, rc):
     if 'i/o timeout' in low or 'deadline exceeded' in low or 'tls handshake timeout' in low or 'client.timeout' in low:
         return 'The apiserver did not answer in time: it may still be starting or waiting for etcd'
     if 'x509' in low and ('expired' in low or 'not yet valid' in low):
-        return 'A certificate is outside its validity period: check the clocks (NTP) of this host and the control plane, then the certificate dates (kubeadm certs check-expiration)'
+        return ('A certificate is outside its validity period: check the clocks (NTP) of this host and the control '
+                'plane, then the certificate dates (kubeadm certs check-expiration)')
     if 'x509' in low or 'unknown authority' in low:
-        return 'TLS verification failed: the kubeconfig\'s certificate-authority does not match the apiserver\'s certificate (or the endpoint is not in its SANs)'
+        return ('TLS verification failed: the kubeconfig\'s certificate-authority does not match the apiserver\'s '
+                'certificate (or the endpoint is not in its SANs)')
     if '(unauthorized)' in low or 'must be logged in' in low:
         return 'The apiserver rejected the credentials of the kubeconfig: check its client certificate or token has not expired'
     if '(forbidden)' in low:
@@ -121,7 +123,7 @@ class KubectlError(GateError):
         self.stderr = (stderr or '').strip()
         self.hint = hint
         self.reason = reason or 'failed'
-        Exception.__init__(self, self._message())
+        super(KubectlError, self).__init__(self._message())
 
     @property
     def command(self):

@@ -142,8 +142,8 @@ def _mount_event(events, pod):
 
 
 def _pvc_problem(pvc, events, now):
-    text = 'PVC %s/%s %s (storage class %s)' % (pvc['namespace'], pvc['name'], pvc['phase'],
-                                                   pvc['storage_class'] or 'none')
+    text = 'PVC %s/%s %s (storage class %s)' % (
+        pvc['namespace'], pvc['name'], pvc['phase'], pvc['storage_class'] or 'none')
     ev = None
     for e in events:
         if e['kind'] == 'PersistentVolumeClaim' and e['namespace'] == pvc['namespace'] and e['name'] == pvc['name'] \
@@ -183,8 +183,9 @@ def stuck_pods(pods, events, pvc_names, now, grace, namespaces=None):
             how = 'ContainerCreating'
         else:
             how = 'Pending (%s)' % ', '.join(pod['waiting'])
-        text = 'pod %s/%s%s %s %s %s' % (pod['namespace'], pod['name'], ' on %s' % pod['node'] if pod['node'] else '',
-                                        'stuck' if past_grace else 'still', how, _fmt_age(age))
+        where = ' on %s' % pod['node'] if pod['node'] else ''
+        text = 'pod %s/%s%s %s %s %s' % (pod['namespace'], pod['name'], where, 'stuck' if past_grace else 'still', how,
+                                         _fmt_age(age))
         if ev:
             text += ': %s: %s' % (ev['reason'], ' '.join(ev['message'].split()))
             if ev['count'] > 1:

@@ -21,8 +21,9 @@ description:
   - When no endpoint of O(endpoints) can list the members (the member asked is itself down, or there is no
     quorum) the gate keeps waiting, and says what the health of each endpoint asked was.
 author:
-  - blackstart contributors
+  - blackstart contributors (@blackstart)
 extends_documentation_fragment:
+  - blackstart.cluster.attributes
   - blackstart.cluster.etcd
   - blackstart.cluster.wait
 options:

@@ -19,8 +19,9 @@ description:
     HTTP 500 as an error, and returns them per endpoint. On timeout it names each endpoint with its failing
     checks or its connection error.
 author:
-  - blackstart contributors
+  - blackstart contributors (@blackstart)
 extends_documentation_fragment:
+  - blackstart.cluster.attributes
   - blackstart.cluster.kubectl
   - blackstart.cluster.wait
 options:

@@ -20,8 +20,9 @@ description:
     (including nodes that were already cordoned; they stay out of RV(changed_nodes)). O(drain=false) only cordons
     (for an emergency power-off with no time to move pods).
 author:
-  - blackstart contributors
+  - blackstart contributors (@blackstart)
 extends_documentation_fragment:
+  - blackstart.cluster.attributes
   - blackstart.cluster.kubectl
 attributes:
   check_mode:

@@ -21,8 +21,9 @@ description:
     old status. Give O(min_heartbeat_after) to only trust heartbeats posted after a given time.
   - A cordoned node counts as Ready (cordoning is scheduling, not health); it is listed in RV(state.unschedulable).
 author:
-  - blackstart contributors
+  - blackstart contributors (@blackstart)
 extends_documentation_fragment:
+  - blackstart.cluster.attributes
   - blackstart.cluster.kubectl
   - blackstart.cluster.wait
 options:

@@ -24,8 +24,9 @@ description:
     is reported, never deleted. Each pod is deleted at most once per run. The module cannot see the storage
     cluster itself; run the Ceph gates (for example M(blackstart.cluster.ceph_mds_wait)) before.
 author:
-  - blackstart contributors
+  - blackstart contributors (@blackstart)
 extends_documentation_fragment:
+  - blackstart.cluster.attributes
   - blackstart.cluster.kubectl
   - blackstart.cluster.wait
 attributes:
@@ -133,7 +134,9 @@ state:
       type: list
       elements: dict
     stuck_pods:
-      description: The stuck pods; namespace, name, node, age (seconds), how (ContainerCreating or Pending ...), past_grace, reason and message of the last mount event.
+      description:
+        - The stuck pods; namespace, name, node, age (seconds), how (ContainerCreating or Pending ...), past_grace,
+          reason and message of the last mount event.
       type: list
       elements: dict
   sample:

@@ -52,7 +52,7 @@ class Gates(object):
         env = dict(os.environ, PYTHONPATH=COLLECTIONS)
         t0 = time.monotonic()
         res = subprocess.run([sys.executable, "-m", "ansible_collections.blackstart.cluster.plugins.modules." + module,
-                              path], capture_output=True, text=True, env=env, timeout=300)
+                              path], check=False, capture_output=True, text=True, env=env, timeout=300)
         try:
             out = json.loads(res.stdout)
         except ValueError:

@@ -1,9 +1,13 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The gates against the harness. Each test breaks one thing, checks the gate names it, and repairs it."""
+import json
+import os
+import subprocess
+import sys
 import time
 
-from conftest import node_ready
+from conftest import COLLECTIONS, node_ready
 
 GRACE = 8  # node_monitor_grace_seconds in the harness config
 
@@ -20,6 +24,66 @@ def test_all_gates_pass_on_a_healthy_cluster(gates, lab):
     assert r["ready"] and sorted(r["state"]["ready"]) == ["w1", "w2"], r
     r = gates.k8s("k8s_storage_wait", timeout=10)
     assert r["ready"] and r["deleted_pods"] == [] and not r["changed"], r
+
+
+PLAYBOOK = """
+- name: Gates and cordon memory through ansible-playbook
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/blackstart.cluster.k8s: {kubectl: "%(kubectl)s", kubeconfig: "%(kubeconfig)s", cli_timeout: 5}
+    group/blackstart.cluster.etcd: {endpoints: %(etcd)s, cacert: "%(ca)s", cert: "%(cert)s", key: "%(key)s"}
+  tasks:
+    - name: Etcd
+      blackstart.cluster.etcd_wait: {timeout: 30}
+      register: etcd
+    - name: API servers
+      blackstart.cluster.k8s_apiserver_wait: {endpoints: ["%(api)s"], timeout: 30}
+    - name: Nodes
+      blackstart.cluster.k8s_nodes_wait: {nodes: [w1, w2], timeout: 30}
+    - name: An operator cordons w2
+      ansible.builtin.command: "%(kubectl)s --kubeconfig %(kubeconfig)s cordon w2"
+      changed_when: true
+    - name: Power-off drains
+      blackstart.cluster.k8s_cordon: {nodes: [w1, w2], state: drained}
+      register: power_off
+    - name: Power-on uncordons what the power-off changed
+      blackstart.cluster.k8s_cordon: {nodes: "{{ power_off.changed_nodes }}", state: uncordoned}
+      register: power_on
+    - name: Storage
+      blackstart.cluster.k8s_storage_wait: {timeout: 30}
+    - name: Save
+      ansible.builtin.copy:
+        content: "{{ {'etcd': etcd.state.healthy, 'off': power_off, 'on': power_on} | to_json }}"
+        dest: "%(out)s"
+        mode: "0600"
+"""
+
+
+def test_modules_through_ansible_playbook(gates, lab):
+    out = os.path.join(lab.tmp, "playbook-result.json")
+    book = os.path.join(lab.tmp, "gates.yml")
+    with open(book, "w") as fh:
+        fh.write(PLAYBOOK % dict(kubectl=lab.kubectl_bin, kubeconfig=lab.kubeconfig, etcd=json.dumps(gates.etcd_urls),
+                                 ca=lab.pki.ca, cert=lab.etcd_client[0], key=lab.etcd_client[1], api=lab.api_url,
+                                 out=out))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_NOCOLOR="1")
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    try:
+        res = subprocess.run([playbook, "-i", "localhost,", "-c", "local", book], check=False, capture_output=True, text=True,
+                             env=env, timeout=240)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+        with open(out) as fh:
+            got = json.load(fh)
+        assert got["etcd"] == 3
+        assert got["off"]["changed_nodes"] == ["w1"] and got["off"]["already_unschedulable"] == ["w2"]
+        assert got["on"]["changed_nodes"] == ["w1"]
+        assert lab.kjson("get", "node", "w2")["spec"]["unschedulable"] is True
+        assert not lab.kjson("get", "node", "w1")["spec"].get("unschedulable")
+        assert "ok=8" in res.stdout and "failed=0" in res.stdout, res.stdout[-1500:]
+    finally:
+        lab.kubectl("uncordon", "w1", "w2")
 
 
 def test_etcd_member_stopped_is_named(gates, lab):
@@ -82,8 +146,8 @@ def test_apiserver_stopped_is_named(gates, lab):
     t0 = time.monotonic()
     r = gates.k8s("k8s_apiserver_wait", endpoints=[lab.api_url], timeout=60)
     assert r["ready"], r
-    print("apiserver gate passed %.1fs after the apiserver was started (%d checks)" % (time.monotonic() - t0,
-                                                                                     r["attempts"]))
+    took = time.monotonic() - t0
+    print("apiserver gate passed %.1fs after the apiserver was started (%d checks)" % (took, r["attempts"]))
 
 
 def test_kubelet_stopped_node_gate_names_the_node(gates, lab):

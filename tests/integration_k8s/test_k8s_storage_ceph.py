@@ -51,9 +51,9 @@ def ceph_lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bs-ceph")
     cdir = str(tmp / "ceph")
     port = harness.free_ports(1)[0]
-    res = subprocess.run([MINCEPH, "start", cdir, str(port)], capture_output=True, text=True, timeout=180)
+    res = subprocess.run([MINCEPH, "start", cdir, str(port)], check=False, capture_output=True, text=True, timeout=180)
     if res.returncode != 0:
-        subprocess.run([MINCEPH, "stop", cdir], capture_output=True, timeout=60)
+        subprocess.run([MINCEPH, "stop", cdir], check=False, capture_output=True, timeout=60)
         pytest.skip("minceph did not start: %s" % (res.stderr or res.stdout)[-300:])
     lab = harness.Lab(tmp, harness.find_kubectl())
     ceph = {"ceph_conf": os.path.join(cdir, "ceph.conf"), "ceph_keyring": os.path.join(cdir, "keyring"),
@@ -71,14 +71,14 @@ def ceph_lab(tmp_path_factory):
         lab.wait_for("nodes Ready", lambda: all(node_ready(lab, n) == "True" for n in ("w1", "w2")), timeout=40)
         yield lab
     finally:
-        subprocess.run([MINCEPH, "start-mds", cdir], capture_output=True, timeout=60)
+        subprocess.run([MINCEPH, "start-mds", cdir], check=False, capture_output=True, timeout=60)
         lab.kubectl("delete", "deploy", "--all", "-n", "ci", "--wait=false", check=False, timeout=30)
         try:
             lab.wait_for("pods gone", lambda: not lab.kjson("get", "pods", "-A")["items"], timeout=60)
         except AssertionError:
             pass
         lab.stop()
-        subprocess.run([MINCEPH, "stop", cdir], capture_output=True, timeout=120)
+        subprocess.run([MINCEPH, "stop", cdir], check=False, capture_output=True, timeout=120)
 
 
 def jenkins_pods(lab):

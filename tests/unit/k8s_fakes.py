@@ -157,6 +157,7 @@ def run_module(main, args, fake, monkeypatch, capsys, check_mode=False):
     args = dict(args)
     if check_mode:
         args['_ansible_check_mode'] = True
+    code = None
     with patch_module_args(args):
         try:
             main()
