@@ -235,6 +235,41 @@ def test_kubelet_stop_makes_node_unknown(lab):
     lab.wait_for("w1 Ready again", lambda: node_ready(lab, "w1") == "True", timeout=20)
 
 
+def test_whole_cluster_power_cycle(lab):
+    """Everything stops (workers first, etcd last) and starts again (etcd first):
+    the cordon is remembered, the pod comes back on its node with restartCount+1
+    and its data, and no node is declared dead by the cold-started controller."""
+    pod = lab.wait_for("web pod Running", lambda: web_pod(lab), timeout=30)
+    node = pod["spec"]["nodeName"]
+    other = "w2" if node == "w1" else "w1"
+    lab.kubectl("cordon", other)
+    order = ["kubelet-w1", "kubelet-w2", "containerd-w1", "containerd-w2", "kube-scheduler-m1",
+             "kube-controller-manager-m1", "kube-controller-manager-m2", "kube-apiserver-m1", "etcd0", "etcd1", "etcd2"]
+    for name in order:
+        lab.stop_proc(name)
+    time.sleep(GRACE + 2)   # longer than the grace period: heartbeats in etcd are now stale
+    t0 = time.monotonic()
+    lab.start_etcd_cluster()
+    lab.start("kube-apiserver", "m1", "master")
+    lab.wait_for("apiserver ready", lambda: lab.raw_get("/readyz", cert=False)[0] == 200, timeout=40)
+    lab.start("kube-controller-manager", "m1", "master", hostpath_provisioner_dir=os.path.join(lab.tmp, "hostpath"))
+    lab.start("kube-scheduler", "m1", "master")
+    for n in ("w1", "w2"):
+        lab.start("containerd", n)
+        lab.start("kubelet", n)
+    lab.wait_for("nodes Ready", lambda: all(node_ready(lab, n) == "True" for n in ("w1", "w2")), timeout=30)
+    back = lab.wait_for("pod Running again", lambda: (lambda p: p if p and p["status"]["containerStatuses"][0]
+                                                      .get("state", {}).get("running") else None)(web_pod(lab)),
+                        timeout=40)
+    print(f"cluster back (nodes Ready, pod Running) {time.monotonic() - t0:.1f}s after etcd started")
+    assert back["metadata"]["uid"] == pod["metadata"]["uid"] and back["spec"]["nodeName"] == node
+    assert back["status"]["containerStatuses"][0]["restartCount"] == \
+        pod["status"]["containerStatuses"][0]["restartCount"] + 1
+    assert lab.kjson("get", "node", other)["spec"]["unschedulable"] is True
+    assert "Ready,SchedulingDisabled" in lab.kubectl("get", "node", other).stdout
+    lab.kubectl("uncordon", other)
+
+
 def test_readyz_fails_without_etcd_quorum(lab):
     lab.stop_proc("etcd1")
     assert lab.raw_get("/readyz", cert=False)[0] == 200   # 2 of 3 members: still a quorum
