@@ -139,7 +139,8 @@ spec:
         time.sleep(1)
         kc("readyz_apiserver_down", "get", "--raw", "/readyz?verbose")
         kc("nodes_apiserver_down", "get", "nodes", "-o", "json")
-        # wrong CA in the kubeconfig
+        # every etcd member down
+        lab.stop_proc("etcd0")
         ec("health_all_down", "endpoint", "health", "-w", "json")
     finally:
         lab.stop()
