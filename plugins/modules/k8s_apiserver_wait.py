@@ -35,8 +35,8 @@ options:
   validate_certs:
     description:
       - Verify each apiserver's certificate against the kubeconfig's CA.
-      - V(false) passes C(--insecure-skip-tls-verify); kubectl refuses it when the kubeconfig embeds a CA, so it is only
-        for kubeconfigs without one.
+      - V(false) passes C(--insecure-skip-tls-verify=true) (kubectl 1.37 then ignores the kubeconfig's CA). Only for
+        an apiserver whose certificate does not name the address used; the client credentials are still sent.
     type: bool
     default: true
 '''
