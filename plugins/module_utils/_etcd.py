@@ -48,6 +48,8 @@ _TRANSIENT_MARKERS = (
     'unhealthy cluster',
     'connection reset',
     'eof',
+    'no such host',
+    'temporary failure in name resolution',
 )
 _PERMANENT_MARKERS = (
     'x509',

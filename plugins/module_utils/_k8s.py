@@ -56,6 +56,10 @@ _TRANSIENT_MARKERS = (
     'eof',
     'http2: server sent goaway',
     'net/http: tls handshake timeout',
+    # DNS may be one of the things still coming up after a power-on.
+    'no such host',
+    'server misbehaving',
+    'temporary failure in name resolution',
 )
 # ...unless one of these says waiting will not help (bad credentials, wrong CA, broken kubeconfig).
 _PERMANENT_MARKERS = (

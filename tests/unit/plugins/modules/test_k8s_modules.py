@@ -531,6 +531,7 @@ def test_transient_classification_and_hints():
     assert _k8s.is_transient(1, 'Error from server (ServiceUnavailable): the server is currently unable to handle '
                                 'the request')
     assert not _k8s.is_transient(1, 'Unable to connect to the server: x509: certificate has expired or is not yet valid')
+    assert _k8s.is_transient(1, 'Unable to connect to the server: dial tcp: lookup k8s-api.lab on 10.0.0.2:53: no such host')
     assert 'clocks (NTP)' in _k8s._hint_for('x509: certificate has expired or is not yet valid', 1)
     assert 'not ready (often: etcd has no quorum)' in _k8s._hint_for('Error from server (InternalError): x', 1)
     assert _k8s._hint_for('something else', 1) is None
