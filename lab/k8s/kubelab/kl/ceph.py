@@ -22,7 +22,7 @@ class CephError(Exception):
         self.cmd, self.rc, self.stdout, self.stderr = cmd, rc, stdout, stderr
         tail = stable_text(stderr or stdout)
         super().__init__(f"an error (exit status {rc}) occurred while running {cmd[0]} "
-                         f"args: {cmd[1:]}: {tail[-600:]}")
+                         f"args: {cmd[1:]} stderr: {tail[-600:]}")
 
 
 class Ceph:
@@ -82,8 +82,8 @@ class Ceph:
 
     def fuse_mount(self, root_path, mountpoint):
         """ceph-fuse daemonizes after a successful mount; with no MDS it fails at once."""
-        return self.run(["ceph-fuse"] + self.common() + [f"--client_fs={self.fs_name}", "-r", root_path,
-                                                          mountpoint], timeout=60)
+        return self.run(["ceph-fuse"] + self.common() + [f"--client_fs={self.fs_name}", "--client_mount_timeout=15",
+                                                          "-r", root_path, mountpoint], timeout=60)
 
     # -- RBD ---------------------------------------------------------------------
     def rbd(self, *args, timeout=None):
@@ -93,7 +93,7 @@ class Ceph:
     def rbd_fuse_mount(self, pool, image, mountpoint):
         """rbd-fuse takes no --id/--keyring; librados reads them from CEPH_ARGS."""
         return self.run(["rbd-fuse", "-c", self.conf, "-p", pool, "-r", image, mountpoint], timeout=60,
-                        env={"CEPH_ARGS": f"--id {self.user} --keyring {self.keyring}"})
+                        env={"CEPH_ARGS": f"--id {self.user} --keyring {self.keyring} --client_mount_timeout=15"})
 
     def create_image(self, name, size_bytes):
         mib = max(1, (size_bytes + (1 << 20) - 1) >> 20)
