@@ -11,10 +11,20 @@ _LOG_PREFIX = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+[+-]\d{4} [0-9a-f]+ +-?\d+ ")
 _PID = re.compile(r"\[\d+\]|0x[0-9a-f]+")
 
 
+# progress chatter whose presence and order vary between two runs of the same failure
+_NOISE = re.compile(r"init, newargv|starting ceph client|starting fuse|Falling back to public interface|"
+                    r"did not load config file")
+
+
 def stable_text(text):
-    """Daemon output without timestamps/thread ids/pids, so that the same
-    failure gives the same message (and Events aggregate with count++)."""
-    return _PID.sub("", _LOG_PREFIX.sub("", text or "")).strip()
+    """Daemon output without timestamps/thread ids/pids/progress lines, so that
+    the same failure gives the same message (and Events aggregate with count++)."""
+    lines = []
+    for line in _PID.sub("", _LOG_PREFIX.sub("", text or "")).splitlines():
+        line = line.strip()
+        if line and not _NOISE.search(line) and line not in lines:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 class CephError(Exception):
