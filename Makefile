@@ -20,12 +20,12 @@ SANITY_VENV  := .venv-sanity
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLL_ROOT)
 export PATH  := $(CURDIR)/$(VBIN):$(PATH)
 
-.PHONY: help venv test unit sanity lint docs-check build clean demo
+.PHONY: help venv test unit sanity lint docs-check build clean demo molecule
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo    bring up the lab and run power_off.yml then power_on.yml against it"
-	@echo "make test    unit tests, ansible-test sanity, ansible-lint, lab tests"
+	@echo "make test    unit tests, ansible-test sanity, ansible-lint, lab and Molecule tests"
 	@echo "make unit | sanity | lint | docs-check | build | lab-up | lab-status | lab-down"
 
 # --- set-up ---------------------------------------------------------------------------------------------
@@ -49,7 +49,8 @@ $(SANITY_VENV)/.installed: requirements-dev.txt
 	touch $@
 
 # --- tests ----------------------------------------------------------------------------------------------
-test: venv unit sanity lint docs-check $(if $(wildcard lab/lab.mk),lab-test)
+# Fast suites first: a unit or lint failure stops the run before the lab is built.
+test: venv unit sanity lint docs-check lab-k8s-test k8s-gates-test lab-test molecule
 	@echo "make test: all suites passed"
 
 unit: venv
@@ -85,13 +86,25 @@ docs-check: venv
 build: venv
 	$(VBIN)/ansible-galaxy collection build --force --output-path $(BUILD)
 
-demo:
-	@echo "make demo: power_off.yml / power_on.yml are not built yet (the power-cycle issue);"
-	@echo "           'make lab-up' brings the lab cluster up meanwhile."
-	@exit 2
+# A whole power cycle on the embedded lab: bring it up, power it off in order, power it on with every gate.
+DEMO_TOPOLOGY ?= incident
+PLAYBOOK = $(VBIN)/ansible-playbook -i inventories/lab/hosts.yml
+demo: venv
+	$(MAKE) lab-up TOPOLOGY=$(DEMO_TOPOLOGY)
+	$(PLAYBOOK) playbooks/power_off.yml
+	$(MAKE) lab-status
+	$(PLAYBOOK) playbooks/power_on.yml
+	$(MAKE) lab-status
+
+# Molecule on the lab: `default` (planned power cycle) then `outage` (the incident), each verified by testinfra.
+MOLECULE_LAB_TOPOLOGY ?= incident
+molecule: venv lab-deps
+	MOLECULE_LAB_TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY) $(VBIN)/molecule test -s default
+	MOLECULE_LAB_TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY) $(VBIN)/molecule test -s outage
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .coverage
 
 -include lab/lab.mk
 -include lab/k8s/k8s.mk
+-include tests/integration_k8s/integration.mk
