@@ -3,7 +3,6 @@ by the real kubectl.  One lab per module; the destructive quorum test runs last.
 import json
 import os
 import ssl
-import subprocess
 import time
 import urllib.request
 

@@ -1,7 +1,6 @@
 """Defaulting and minimal validation on create/update (what the real
 defaulters and admission plugins do for the kinds we serve)."""
 import random
-import string
 
 from .meta import APIError
 

@@ -8,7 +8,7 @@ import urllib.parse
 import http.server
 
 from . import admission, etcd, health, httpserver, labelsel, openapi, patch, resources, tables
-from .meta import APIError, now_rfc3339, not_found
+from .meta import APIError, now_rfc3339
 from .store import Store
 
 LOG = logging.getLogger("apiserver")
@@ -516,5 +516,3 @@ def run(cfg):
     LOG.info("stopped")
     return 0
 
-
-__all__ = ["run", "API", "Handler", "not_found"]

@@ -1,6 +1,5 @@
 """/livez and /readyz with the real apiserver's output format."""
 import logging
-import time
 
 from . import etcd
 
@@ -74,6 +73,3 @@ class Checker:
             return 500, f"internal server error: {name} check failed\n"
         return 200, "ok"
 
-
-def uptime(started):
-    return time.time() - started

@@ -31,7 +31,6 @@ def parse_yaml_subset(text):
     pos = 0
 
     def block(indent):
-        nonlocal pos
         if pos >= len(lines):
             return None
         if lines[pos][1].startswith("- "):

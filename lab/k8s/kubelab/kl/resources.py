@@ -1,5 +1,5 @@
 """The API resources served, and their discovery documents."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ALL_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 

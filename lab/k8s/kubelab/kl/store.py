@@ -8,7 +8,7 @@ import copy
 import json
 import uuid
 
-from . import etcd, meta
+from . import meta
 
 
 class Store:
@@ -120,5 +120,3 @@ class Store:
             raise meta.conflict(res.name, name, res.group)
         return obj
 
-
-__all__ = ["Store", "etcd"]

@@ -3,7 +3,6 @@ runs node lifecycle, deployment, replicaset, volume and GC loops."""
 import logging
 import os
 import socket
-import threading
 
 from .. import runloop
 from ..client import Client, EventRecorder, Unavailable
@@ -52,5 +51,3 @@ def run(cfg):
         t.join(timeout=5)
     return 0
 
-
-__all__ = ["run", "threading"]

@@ -8,7 +8,6 @@ import json
 import logging
 
 from ..meta import APIError, condition, controller_ref, now_rfc3339
-from ..labelsel import selector_string
 
 LOG = logging.getLogger("workloads")
 
@@ -161,5 +160,3 @@ class DeploymentController:
             return cur
         self.client.update_status("Deployment", dep, mutate)
 
-
-__all__ = ["DeploymentController", "ReplicaSetController", "selector_string"]
