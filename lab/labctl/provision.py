@@ -620,8 +620,12 @@ def write_inventory(topo: dict) -> None:
             "vars": {
                 "ansible_user": "root",
                 "ansible_ssh_private_key_file": str(key),
+                # ServerAlive: a host that loses power leaves a multiplexed connection dead, not closed;
+                # without it the next task over the persisted master hangs. ControlPath in the lab state:
+                # `lab down` closes these masters, nothing is left running.
                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-                                           "-o LogLevel=ERROR",
+                                           "-o LogLevel=ERROR -o ServerAliveInterval=5 -o ServerAliveCountMax=3 "
+                                           f"-o ControlPath={SSH_DIR}/cm-%C",
                 "ansible_python_interpreter": "/usr/bin/python3",
             },
         },
@@ -714,6 +718,8 @@ def down() -> None:
         podman("network", "rm", "-f", NETWORK, check=False)
         log(f"removed network {NETWORK}")
     podman("volume", "prune", "-f", check=False)
+    for sock in SSH_DIR.glob("cm-*"):  # Ansible's persisted SSH masters to the lab hosts
+        subprocess.run(["ssh", "-O", "exit", "-o", f"ControlPath={sock}", "lab"], capture_output=True, timeout=10)
     # per-lab state that must not survive into the next lab: cluster identity, keys, topology
     subprocess.run(["rm", "-rf", str(STATE_DIR / "ceph"), str(PKI_DIR), str(SSH_DIR), str(STATE_DIR / "topology.json"),
                     str(STATE_DIR / "incident.json"), str(STATE_DIR / "etcd-token")],

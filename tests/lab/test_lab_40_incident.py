@@ -84,6 +84,7 @@ def test_incident_reproduces_and_heals(lab, hosts, mon):
             return [e["message"] for e in ev if e.get("reason") == "FailedMount"]
         msgs = wait_until("a FailedMount event", failed_mount, 180, 5)
         print("FailedMount:", msgs[:2])
+        assert any("ceph-fuse" in m for m in msgs), msgs  # the real client's failure, not a stand-in's opinion
 
     # 4. heal: start the units (and give them their autostart back)
     t1 = time.monotonic()
