@@ -642,7 +642,6 @@ def write_inventory(topo: dict) -> None:
         "lab_power_command": power,
         # the collection's "command" power backend: one command template per action
         "blackstart_power_backend": "command",
-        "blackstart_power_command": power + " {action} {{ inventory_hostname }}",
         "blackstart_power_commands": {a: f"{power} {a} {{{{ inventory_hostname }}}}" for a in
                                       ("on", "off", "kill", "status")},
         "blackstart_kubeconfig": str(INVENTORY_DIR / "kubeconfig"),
