@@ -111,6 +111,8 @@ def test_nodes_register_ready(lab):
     assert {n["metadata"]["name"] for n in nodes} == {"w1", "w2"}
     info = nodes[0]["status"]["nodeInfo"]
     assert info["kubeletVersion"].startswith("v1.37") and info["containerRuntimeVersion"].startswith("containerd://")
+    lease = lab.kjson("get", "lease", "-n", "kube-node-lease", "w1")
+    assert lease["spec"]["holderIdentity"] == "w1" and lease["metadata"]["ownerReferences"][0]["kind"] == "Node"
     wide = lab.kubectl("get", "nodes", "-o", "wide").stdout
     assert "INTERNAL-IP" in wide and "CONTAINER-RUNTIME" in wide and " Ready " in wide
 

@@ -23,10 +23,11 @@ class NodeLifecycle:
         self._observed = {}   # node -> (lastHeartbeatTime string, monotonic when it last changed)
         self._last_sync = None
 
-    def _stale(self, node):
+    def _stale(self, node, lease_renew=None):
+        """Neither the Ready heartbeat nor the node's Lease changed for the grace period."""
         name = node["metadata"]["name"]
         ready = condition(node, "Ready") or {}
-        hb = ready.get("lastHeartbeatTime")
+        hb = (ready.get("lastHeartbeatTime"), lease_renew)
         seen = self._observed.get(name)
         now = time.monotonic()
         if seen is None or seen[0] != hb:
@@ -127,10 +128,12 @@ class NodeLifecycle:
             self._observed.clear()
         self._last_sync = now
         nodes = self.client.list("Node")
+        leases = {lease["metadata"]["name"]: (lease.get("spec") or {}).get("renewTime")
+                  for lease in self.client.list("Lease", "kube-node-lease")}
         for node in nodes:
             name = node["metadata"]["name"]
             try:
-                if self._stale(node) and (condition(node, "Ready") or {}).get("status") != "Unknown":
+                if self._stale(node, leases.get(name)) and (condition(node, "Ready") or {}).get("status") != "Unknown":
                     self._mark_unknown(node)
                     node = self.client.get("Node", None, name)
                 self._reconcile_taints(node)
