@@ -646,7 +646,14 @@ def write_inventory(topo: dict) -> None:
                                       ("on", "off", "kill", "status")},
         "blackstart_kubeconfig": str(INVENTORY_DIR / "kubeconfig"),
         "blackstart_kubectl": str(REPO_DIR / ".venv" / "bin" / "kubectl"),
-        "blackstart_cephfs_name": "cephfs",
+        # the k8s_control_plane role: gate /readyz of every apiserver, reach etcd with the lab's client cert
+        "k8s_control_plane_endpoints": [f"https://{h['ip']}:6443" for h in hosts_with(topo, "k8s_control_plane")],
+        "k8s_control_plane_etcd": {
+            "endpoints": [f"https://{h['ip']}:2379" for h in hosts_with(topo, "etcd")],
+            "cacert": "/etc/etcd/pki/ca.crt",
+            "cert": "/etc/etcd/pki/client.crt",
+            "key": "/etc/etcd/pki/client.key",
+        },
     }))
     masters = hosts_with(topo, "k8s_control_plane")
     kc = INVENTORY_DIR / "kubeconfig"
