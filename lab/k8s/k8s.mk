@@ -9,7 +9,8 @@ LAB_KUBECTL_VERSION ?= 1.37.1
 LAB_K8S_APT := etcd-server etcd-client openssl util-linux mount
 LAB_K8S_CEPH_APT := ceph-mon ceph-mgr ceph-osd ceph-mds ceph-common ceph-fuse rbd-fuse fuse2fs e2fsprogs fuse3
 LAB_K8S_CEPH_DIR ?= /tmp/kubelab-minceph
-LAB_K8S_CEPH_PORT ?= 41300
+# mon port: below the ephemeral range (32768+), where outgoing connections may hold it
+LAB_K8S_CEPH_PORT ?= 16800
 
 .PHONY: lab-k8s-deps lab-k8s-ceph-deps lab-k8s-test lab-k8s-ceph-test
 

@@ -6,7 +6,7 @@
 #   minceph.sh stop-mds DIR / start-mds DIR
 # Writes DIR/ceph.conf and DIR/keyring (client.admin).
 set -euo pipefail
-cmd=$1; D=$(realpath -m "$2"); PORT=${3:-41300}
+cmd=$1; D=$(realpath -m "$2"); PORT=${3:-16800}
 C="ceph -c $D/ceph.conf --connect-timeout 10"
 
 conf() {
