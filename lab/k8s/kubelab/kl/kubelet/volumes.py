@@ -101,7 +101,14 @@ class VolumeManager:
         namespace go too (with private copies a fuse2fs mount would live on
         in an unrelated container's namespace and keep writing the image)."""
         os.makedirs(self.root, exist_ok=True)
-        steps = ([] if self.root in mountpoints() else [["mount", "--bind", self.root, self.root]]) + \
+        mounts = mountpoints()
+        if self.root not in mounts and any(mp.startswith(self.root + "/") for mp in mounts):
+            # volumes mounted by an earlier kubelet without the shared root: binding over
+            # them would shadow them (and leave copies we could never unmount)
+            LOG.warning("%s has volume mounts but is not a shared mount yet; not changing it until the "
+                        "host restarts", self.root)
+            return False
+        steps = ([] if self.root in mounts else [["mount", "--bind", self.root, self.root]]) + \
             [["mount", "--make-rshared", self.root]]
         for cmd in steps:
             res = subprocess.run(cmd, capture_output=True, text=True)
