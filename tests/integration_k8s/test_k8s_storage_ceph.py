@@ -73,6 +73,7 @@ def ceph_lab(tmp_path_factory):
     finally:
         subprocess.run([MINCEPH, "start-mds", cdir], check=False, capture_output=True, timeout=60)
         lab.kubectl("delete", "deploy", "--all", "-n", "ci", "--wait=false", check=False, timeout=30)
+        lab.kubectl("delete", "pods", "--all", "-n", "ci", "--grace-period=1", "--wait=false", check=False, timeout=30)
         try:
             lab.wait_for("pods gone", lambda: not lab.kjson("get", "pods", "-A")["items"], timeout=60)
         except AssertionError:
@@ -111,7 +112,7 @@ def test_mds_stopped_storage_gate_names_pod_and_mount_error_then_recreates_it(ce
     t0 = time.monotonic()
     lab.wait_for("FailedMount", lambda: [e for e in lab.kjson("get", "events", "-n", "ci")["items"]
                                          if e["reason"] == "FailedMount"], timeout=90)
-    r = gates.k8s("k8s_storage_wait", storage_classes=["cephfs"], grace=5, timeout=8)
+    r = gates.k8s("k8s_storage_wait", storage_classes=["cephfs"], grace=3, timeout=4)
     took = time.monotonic() - t0
     assert not r["ready"] and not r["changed"] and r["deleted_pods"] == [], r
     assert r["state"]["pvcs_bound"] == 1, "the claim stays Bound while the MDS is down: Bound proves nothing"
@@ -130,7 +131,7 @@ def test_mds_stopped_storage_gate_names_pod_and_mount_error_then_recreates_it(ce
     # MDS back: the claim was Bound all along, so delete_stuck_pods recreates the stuck pod at once.
     subprocess.run([MINCEPH, "start-mds", lab.cdir], check=True, timeout=60)
     t1 = time.monotonic()
-    r = gates.k8s("k8s_storage_wait", storage_classes=["cephfs"], grace=5, timeout=120, delete_stuck_pods=True)
+    r = gates.k8s("k8s_storage_wait", storage_classes=["cephfs"], grace=3, timeout=120, delete_stuck_pods=True)
     assert r["ready"], r
     if r["changed"]:
         assert r["deleted_pods"] == ["ci/%s" % pod], r
