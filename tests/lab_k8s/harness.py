@@ -114,7 +114,7 @@ class Lab:
             "sync_period_seconds": 1, "leader_lease_seconds": 6, "containerd_kill_grace_seconds": 3,
             "crash_backoff_initial_seconds": 1, "crash_backoff_max_seconds": 4,
             # real-kubelet style: heartbeat by Lease, unchanged status only every 30 s
-            "node_lease_renew_seconds": 2, "node_status_report_seconds": 30,
+            "node_lease_renew_seconds": 2, "node_status_report_seconds": 30, "etcd_compaction_interval_seconds": 10,
         }
         cfg.update(extra)
         os.makedirs(os.path.join(self.tmp, node), exist_ok=True)

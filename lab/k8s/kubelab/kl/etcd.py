@@ -146,6 +146,10 @@ class Client:
             [{"request_delete_range": {"key": _b64(key)}}])
         return rev if ok else None
 
+    def compact(self, revision):
+        """Drop history before revision (the apiserver does this every 5 minutes)."""
+        return self._post("/v3/kv/compaction", {"revision": str(revision)})
+
     def status(self, endpoint, timeout=None):
         """Maintenance status of one member (does not need quorum)."""
         return self._post("/v3/maintenance/status", {}, timeout, endpoints=[endpoint])

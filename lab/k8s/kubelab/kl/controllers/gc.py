@@ -27,6 +27,15 @@ class GarbageCollector:
                     self.client.delete(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
         self._namespaces()
         self._events()
+        self._node_leases()
+
+    def _node_leases(self):
+        nodes = {n["metadata"]["uid"] for n in self.client.list("Node")}
+        for lease in self.client.list("Lease", "kube-node-lease"):
+            owners = [r for r in lease["metadata"].get("ownerReferences") or [] if r.get("kind") == "Node"]
+            if owners and not any(r.get("uid") in nodes for r in owners):
+                LOG.info("deleting node lease %s: its Node is gone", lease["metadata"]["name"])
+                self.client.delete("Lease", "kube-node-lease", lease["metadata"]["name"])
 
     def _namespaces(self):
         for ns in self.client.list("Namespace"):
