@@ -19,7 +19,8 @@ description:
   - On timeout it names each unhealthy member and the error it gave, for example
     C(etcd member master-02 (https://10.0.0.12:2379\) unhealthy; context deadline exceeded).
   - When no endpoint of O(endpoints) can list the members (the member asked is itself down, or there is no
-    quorum) the gate keeps waiting, and says what the health of each endpoint asked was.
+    quorum), the members of the last list read in this run are asked directly; before any list was read the gate
+    keeps waiting, and says what the health of each endpoint asked was.
 author:
   - blackstart contributors (@blackstart)
 extends_documentation_fragment:
@@ -135,15 +136,21 @@ from ansible_collections.blackstart.cluster.plugins.module_utils._wait import (
 
 
 def make_check(cli, endpoints, members=None):
+    known = []  # the last member list read: when the endpoints asked go down, the other members are still asked
+
     def check():
         try:
             member_list = cli.member_list(endpoints)
         except EtcdTransientError as exc:
-            try:
-                health = cli.endpoint_health(endpoints)
-            except EtcdError:
-                health = {}
-            raise TransientError(no_member_list_missing(endpoints, exc, health))
+            if not known:
+                try:
+                    health = cli.endpoint_health(endpoints)
+                except EtcdError:
+                    health = {}
+                raise TransientError(no_member_list_missing(endpoints, exc, health))
+            member_list = known[-1]
+        else:
+            known[:] = [member_list]
         urls = member_endpoints(member_list)
         health = cli.endpoint_health(urls) if urls else {}
         status = cli.endpoint_status(urls) if urls else {}

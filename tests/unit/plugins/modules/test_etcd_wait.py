@@ -222,3 +222,19 @@ def test_transient_classification():
     assert _etcd.is_transient(124, '')
     assert not _etcd.is_transient(1, 'open /etc/kubernetes/pki/etcd/ca.crt: permission denied')
     assert not _etcd.is_transient(1, 'Error: unknown flag: --foo')
+
+
+def test_member_list_lost_later_the_known_members_are_still_asked(run, tls, no_sleep):
+    health_calls = []
+
+    def health(endpoints, words):
+        health_calls.append(endpoints)
+        return etcd_capture('health_one_down') if len(health_calls) == 1 else etcd_capture('health_all_ok')
+    fake = FakeEtcdctl({
+        ('member', 'list'): [etcd_capture('member_list'), etcd_capture('member_list_asked_down')],
+        ('endpoint', 'health'): health,
+        ('endpoint', 'status'): [etcd_capture('status_one_down'), etcd_capture('status_all_ok')],
+    })
+    code, result = run(dict(tls, endpoints=[EPS[2]], timeout=60), fake)
+    assert code == 0 and result['ready'] and result['attempts'] == 2 and result['transient_count'] == 0
+    assert health_calls[1] == ['https://127.0.0.1:ETCD1', 'https://127.0.0.1:ETCD2', 'https://127.0.0.1:ETCD0']
