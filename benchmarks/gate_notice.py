@@ -92,7 +92,7 @@ def main():
     print('ceph call cost from the captures: n=%d median %.2f s, p95 %.2f s' % (
         len(costs), statistics.median(costs), pct(costs, 0.95)))
     rng = random.Random(args.seed)
-    readies = [rng.uniform(0, 60) for _ in range(args.runs)]
+    readies = [rng.uniform(0, 60) for _run in range(args.runs)]
     variants = [
         ('blackstart poll=1', lambda r: blackstart(r, costs, rng, 1.0)),
         ('blackstart poll=5', lambda r: blackstart(r, costs, rng, 5.0)),
