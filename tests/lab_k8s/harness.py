@@ -228,6 +228,11 @@ class Lab:
         return "\n".join(out)
 
 
+def rfc3339_micro(text):
+    import datetime
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
 def make_tmp(prefix):
     """Our own temp dir: pytest's shared numbered basetemp dirs are pruned by
     other concurrent pytest runs of the same user, which would pull etcd's data

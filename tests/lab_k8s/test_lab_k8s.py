@@ -255,6 +255,14 @@ def test_whole_cluster_power_cycle(lab):
     lab.wait_for("apiserver ready", lambda: lab.raw_get("/readyz", cert=False)[0] == 200, timeout=40)
     lab.start("kube-controller-manager", "m1", "master", hostpath_provisioner_dir=os.path.join(lab.tmp, "hostpath"))
     lab.start("kube-scheduler", "m1", "master")
+    # the trap for a power-on gate: with every kubelet still off, the nodes read Ready (stale status
+    # from before the power-off) and only the heartbeat times tell
+    time.sleep(2)
+    assert all(node_ready(lab, n) == "True" for n in ("w1", "w2"))
+    restarted = time.time()
+    for n in ("w1", "w2"):
+        renew = lab.kjson("get", "lease", "-n", "kube-node-lease", n)["spec"]["renewTime"]
+        assert harness.rfc3339_micro(renew) < restarted - GRACE
     for n in ("w1", "w2"):
         lab.start("containerd", n)
         lab.start("kubelet", n)
