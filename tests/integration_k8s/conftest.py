@@ -22,7 +22,7 @@ def prerequisites():
     why = harness.prerequisites()
     if why:
         return why
-    if not (os.path.exists("/usr/bin/etcdctl") or _which("etcdctl")):
+    if not _which("etcdctl"):
         return "etcdctl not installed (apt-get install etcd-client)"
     return None
 
