@@ -108,3 +108,16 @@ def test_incident_reproduces_and_heals(lab, hosts, mon):
             pods = json.loads(kubectl("get", "pods", "-A", "-o", "json").stdout)["items"]
             return pods and all(p["status"].get("phase") == "Running" for p in pods)
         wait_until("pods Running after heal", pods_running, 300, 5)
+        # the data the workloads wrote before the power loss is intact (checksums, on the worker)
+        for p in json.loads(kubectl("get", "pods", "-A", "-o", "json").stdout)["items"]:
+            for v in p["spec"].get("volumes", []):
+                claim = v.get("persistentVolumeClaim", {}).get("claimName")
+                if not claim:
+                    continue
+                pv = kubectl("get", "pvc", "-n", p["metadata"]["namespace"], claim, "-o",
+                             "jsonpath={.spec.volumeName}").stdout.strip()
+                node = hosts[p["spec"]["nodeName"]]
+                r = wait_until(f"verify-volume {claim}",
+                               lambda: (lambda r: r if r.rc == 0 else None)(node.run(f"verify-volume --pv {pv}")),
+                               120, 5)
+                assert r.rc == 0
