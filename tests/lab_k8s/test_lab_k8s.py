@@ -236,6 +236,18 @@ def test_kubelet_stop_makes_node_unknown(lab):
     lab.wait_for("w1 Ready again", lambda: node_ready(lab, "w1") == "True", timeout=20)
 
 
+def test_clients_survive_apiserver_restart(lab):
+    """Kept-alive client connections go stale when the apiserver restarts; heartbeats must go on."""
+    before = lab.kjson("get", "lease", "-n", "kube-node-lease", "w2")["spec"]["renewTime"]
+    lab.stop_proc("kube-apiserver-m1")
+    time.sleep(3)
+    lab.start("kube-apiserver", "m1", "master")
+    lab.wait_for("apiserver ready", lambda: lab.raw_get("/readyz", cert=False)[0] == 200, timeout=30)
+    lab.wait_for("w2 lease renewed", lambda: lab.kjson("get", "lease", "-n", "kube-node-lease", "w2")
+                 ["spec"]["renewTime"] > before, timeout=20)
+    assert all(node_ready(lab, n) == "True" for n in ("w1", "w2"))
+
+
 def test_whole_cluster_power_cycle(lab):
     """Everything stops (workers first, etcd last) and starts again (etcd first):
     the cordon is remembered, the pod comes back on its node with restartCount+1
