@@ -17,7 +17,7 @@ description:
   - Passes when every expected member (by default every member of the member list) is healthy and the members
     that answer agree on one leader.
   - On timeout it names each unhealthy member and the error it gave, for example
-    C(etcd member master-02 (https://10.0.0.12:2379\) unhealthy; context deadline exceeded).
+    "etcd member master-02 (https://10.0.0.12:2379) unhealthy; context deadline exceeded".
   - When no endpoint of O(endpoints) can list the members (the member asked is itself down, or there is no
     quorum), the members of the last list read in this run are asked directly; before any list was read the gate
     keeps waiting, and says what the health of each endpoint asked was.
