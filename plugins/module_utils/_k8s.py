@@ -257,8 +257,9 @@ class KubectlCLI(object):
     def uncordon(self, nodes):
         return self.run(['uncordon'] + list(nodes))
 
-    def drain(self, node, ignore_daemonsets=True, delete_emptydir_data=False, force=False, grace_period=None,
-              drain_timeout=300, disable_eviction=False):
+    @staticmethod
+    def drain_args(node, ignore_daemonsets=True, delete_emptydir_data=False, force=False, grace_period=None,
+                   drain_timeout=300, disable_eviction=False):
         args = ['drain', node, '--timeout=%ds' % int(drain_timeout)]
         if ignore_daemonsets:
             args.append('--ignore-daemonsets')
@@ -270,6 +271,10 @@ class KubectlCLI(object):
             args.append('--grace-period=%d' % int(grace_period))
         if disable_eviction:
             args.append('--disable-eviction')
+        return args
+
+    def drain(self, node, drain_timeout=300, **options):
+        args = self.drain_args(node, drain_timeout=drain_timeout, **options)
         return self.run(args, budget=int(drain_timeout) + 3 * self.request_timeout + 10)
 
     def delete_pod(self, namespace, name, uid=None):

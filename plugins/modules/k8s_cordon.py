@@ -186,13 +186,13 @@ def main():
             if not module.check_mode:
                 cli.cordon(plan['to_cordon'])
             out['changed_nodes'] = list(plan['to_cordon'])
+        drain_options = dict(ignore_daemonsets=p['ignore_daemonsets'], delete_emptydir_data=p['delete_emptydir_data'],
+                             force=p['force'], grace_period=p['grace_period'], drain_timeout=p['drain_timeout'],
+                             disable_eviction=p['disable_eviction'])
         for node in plan['to_drain']:
-            out['commands'].append(cli.base_argv() + ['drain', node])
+            out['commands'].append(cli.base_argv() + cli.drain_args(node, **drain_options))
             if not module.check_mode:
-                cli.drain(node, ignore_daemonsets=p['ignore_daemonsets'],
-                          delete_emptydir_data=p['delete_emptydir_data'], force=p['force'],
-                          grace_period=p['grace_period'], drain_timeout=p['drain_timeout'],
-                          disable_eviction=p['disable_eviction'])
+                cli.drain(node, **drain_options)
             out['drained_nodes'].append(node)
         if plan['to_uncordon']:
             out['commands'].append(cli.base_argv() + ['uncordon'] + plan['to_uncordon'])

@@ -469,7 +469,8 @@ def test_cordon_check_mode_predicts(run):
     code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='drained'), fake, check_mode=True)
     assert code == 0 and result['changed'] and fake.writes == []
     assert result['changed_nodes'] == ['w1', 'w2'] and result['drained_nodes'] == ['w1']
-    assert result['commands'][0][-3:] == ['cordon', 'w1', 'w2'] and result['commands'][1][-2:] == ['drain', 'w1']
+    assert result['commands'][0][-3:] == ['cordon', 'w1', 'w2']
+    assert result['commands'][1][-4:] == ['drain', 'w1', '--timeout=300s', '--ignore-daemonsets']
     assert result['msg'].startswith('check mode, would have')
 
 
