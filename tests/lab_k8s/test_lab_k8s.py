@@ -170,6 +170,16 @@ def test_delete_pod_is_replaced(lab):
                  timeout=40)
 
 
+def test_scale_to_zero_and_back(lab):
+    lab.wait_for("web pod Running", lambda: web_pod(lab), timeout=30)
+    assert "scaled" in lab.kubectl("scale", "deploy", "web", "-n", "apps", "--replicas=0").stdout
+    lab.wait_for("no web pods", lambda: not lab.kjson("get", "pods", "-n", "apps", "-l", "app=web")["items"],
+                 timeout=40)
+    assert lab.kjson("get", "deploy", "-n", "apps", "web")["spec"]["replicas"] == 0
+    lab.kubectl("scale", "deploy/web", "-n", "apps", "--replicas=1", "--current-replicas=0")
+    lab.wait_for("web pod Running", lambda: web_pod(lab), timeout=40)
+
+
 def test_bare_pod_create_restart_policy_and_delete(lab):
     pods = """
 apiVersion: v1

@@ -190,6 +190,47 @@ class API:
         self.store.guaranteed_update(route.res, route.namespace, route.name, set_node)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
+    # -- scale subresource (autoscaling/v1 Scale) ---------------------------------------
+    @staticmethod
+    def _scale_doc(obj):
+        md = obj["metadata"]
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {"name": md["name"], "namespace": md.get("namespace"), "uid": md.get("uid"),
+                             "resourceVersion": md.get("resourceVersion"),
+                             "creationTimestamp": md.get("creationTimestamp")},
+                "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+                "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                           "selector": labelsel.selector_string((obj.get("spec") or {}).get("selector"))}}
+
+    def get_scale(self, route):
+        return self._scale_doc(self.get(route))
+
+    def set_scale(self, route, new_scale):
+        replicas = (new_scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise APIError(422, f"Scale.autoscaling \"{route.name}\" is invalid: spec.replicas: Invalid value")
+        want_rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+        main = Route(route.res, route.namespace, route.name)
+
+        def mutate(obj):
+            if want_rv and want_rv != obj["metadata"]["resourceVersion"]:
+                raise APIError(409, f'Operation cannot be fulfilled on {route.res.name}.apps "{route.name}": '
+                                    "the object has been modified", "Conflict")
+            new = dict(obj, spec=dict(obj["spec"], replicas=replicas))
+            return admission.on_update(route.res, obj, new)
+        return self._scale_doc(self.store.guaranteed_update(main.res, main.namespace, main.name, mutate))
+
+    def patch_scale(self, route, content_type, body):
+        ptype = patch.PATCH_TYPES.get(content_type.split(";")[0].strip())
+        if ptype is None:
+            raise APIError(415, "unsupported patch type for scale")
+        try:
+            new = patch.apply(ptype, self.get_scale(route), body)
+        except patch.PatchError as exc:
+            raise APIError(422, str(exc)) from exc
+        new.get("metadata", {}).pop("resourceVersion", None)   # a patch carries no precondition
+        return self.set_scale(route, new)
+
     def ensure_default_namespaces(self):
         ns_res = resources.find("", "v1", "namespaces")
         for name in DEFAULT_NAMESPACES:
@@ -399,6 +440,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"][0])
         return self._send(200, self.api.delete(route, options))
 
+    def _get_scale(self, route, _query):
+        return self._send(200, self.api.get_scale(route))
+
+    def _put_scale(self, route, _query):
+        return self._send(200, self.api.set_scale(route, self._object_body()))
+
+    def _patch_scale(self, route, _query):
+        return self._send(200, self.api.patch_scale(route, self.headers.get("Content-Type", ""), self._body()))
+
     VERBS = {
         ("GET", "collection"): _get_collection,
         ("GET", "item"): _get_item,
@@ -408,6 +458,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ("PUT", "item"): _update,
         ("PATCH", "item"): _patch,
         ("DELETE", "item"): _delete,
+        ("GET", "scale"): _get_scale,
+        ("PUT", "scale"): _put_scale,
+        ("PATCH", "scale"): _patch_scale,
     }
 
     # -- watch (polling etcd; see README) ---------------------------------------------

@@ -32,8 +32,8 @@ RESOURCES = [
     Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), ("status",)),
     Resource("", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",), ("status",)),
     Resource("", "v1", "events", "Event", True, ("ev",)),
-    Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("status",), ("all",)),
-    Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), ("status",), ("all",)),
+    Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("status", "scale"), ("all",)),
+    Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), ("status", "scale"), ("all",)),
     Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True),
 ]
@@ -42,10 +42,11 @@ SUBRESOURCE_KINDS = {
     "eviction": ("policy", "v1", "Eviction", ["create"]),
     "binding": ("", "v1", "Binding", ["create"]),
     "status": (None, None, None, ["get", "patch", "update"]),
+    "scale": ("autoscaling", "v1", "Scale", ["get", "patch", "update"]),
 }
 
 # groups that exist only for subresource kinds (policy/v1 Eviction)
-EXTRA_GROUP_VERSIONS = {"policy": "v1"}
+EXTRA_GROUP_VERSIONS = {"policy": "v1", "autoscaling": "v1"}
 
 BY_PATH = {(r.group, r.version, r.name): r for r in RESOURCES}
 BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
