@@ -237,6 +237,10 @@ class KubectlCLI(object):
     def nodes(self):
         return read_nodes(self.run(['get', 'nodes'], fmt_json=True))
 
+    def node_leases(self):
+        """{node: renewTime} of the kubelets' Leases (kube-node-lease), their real heartbeat since 1.17."""
+        return read_node_leases(self.run(['get', 'leases', '-n', 'kube-node-lease'], fmt_json=True))
+
     def pods(self, namespace=None, field_selector=None):
         args = ['get', 'pods'] + (['-n', namespace] if namespace else ['--all-namespaces'])
         if field_selector:
@@ -413,6 +417,33 @@ def read_nodes(data):
             taints=['%s:%s' % (t.get('key'), t.get('effect')) for t in spec.get('taints', []) or []],
             deleting=bool(meta.get('deletionTimestamp')),
         ))
+    return nodes
+
+
+def read_node_leases(data):
+    """``get leases -n kube-node-lease -o json`` -> {node name: renewTime in epoch seconds}."""
+    out = {}
+    for item in data.get('items', []):
+        spec = item.get('spec') or {}
+        renew = parse_k8s_time(spec.get('renewTime'))
+        if renew is not None:
+            out[(item.get('metadata') or {}).get('name')] = renew
+    return out
+
+
+def with_leases(nodes, leases):
+    """Each node's heartbeat: the newer of its Ready condition's lastHeartbeatTime and its Lease's renewTime.
+
+    A real kubelet (>= 1.17) posts an unchanged node status only every 5 minutes (nodeStatusReportFrequency) and
+    renews its Lease every 10 s: the Lease is the heartbeat that tells whether it runs.
+    """
+    for node in nodes:
+        ready = node['conditions'].get('Ready')
+        renew = leases.get(node['name'])
+        node['lease_renew'] = renew
+        if ready is not None and renew is not None and (ready['last_heartbeat'] or 0) < renew:
+            ready['last_heartbeat'] = renew
+            ready['heartbeat_source'] = 'lease'
     return nodes
 
 

@@ -83,7 +83,8 @@ def _node_problem(node, now):
     why = '%s: %s' % (ready.get('reason') or 'no Ready condition', (ready.get('message') or '').strip() or 'no message')
     bad = ['%s=%s (%s)' % (t, c['status'], c.get('reason') or '') for t, c in sorted(node['conditions'].items())
            if t != 'Ready' and c['status'] not in ('False',)]
-    text = 'node %s %s: %s; last heartbeat %s ago' % (node['name'], words, why, _fmt_age(hb))
+    source = ' (Lease)' if ready.get('heartbeat_source') == 'lease' else ''
+    text = 'node %s %s: %s; last heartbeat %s ago%s' % (node['name'], words, why, _fmt_age(hb), source)
     if bad:
         text += '; other conditions: %s' % ', '.join(bad)
     if ready.get('reason') == 'NodeStatusUnknown':
@@ -107,7 +108,8 @@ def nodes_observation(nodes, expected=None, now=None):
         ready = node['conditions'].get('Ready') or {}
         row = dict(name=name, registered=True, ready=node['ready'], unschedulable=node['unschedulable'],
                    reason=ready.get('reason'), message=ready.get('message'),
-                   heartbeat_age=_age(now, ready.get('last_heartbeat')))
+                   heartbeat_age=_age(now, ready.get('last_heartbeat')),
+                   lease_age=_age(now, node.get('lease_renew')))
         rows.append(row)
         if node['ready'] != 'True':
             missing.append(_node_problem(node, now)[0])

@@ -16,6 +16,9 @@ description:
   - Reports each node that is not Ready with the reason and message of its Ready condition, its other conditions
     that are not as they should be, and the age of its last heartbeat, and names a missing expected node
     (C(node worker-02 not registered)).
+  - The heartbeat is the newer of the Ready condition's C(lastHeartbeatTime) and the C(renewTime) of the node's
+    Lease in C(kube-node-lease) (read with C(kubectl get leases)); a kubelet renews its Lease every 10 s but posts
+    an unchanged status only every 5 minutes. Without permission to read Leases, the condition alone is used.
   - A node whose kubelet stopped keeps C(Ready=True) until the node controller notices, after
     C(node-monitor-grace-period) (40 s by default); a node seen Ready just after a power-on may therefore be the
     old status. Give O(min_heartbeat_after) to only trust heartbeats posted after a given time.
@@ -92,7 +95,10 @@ state:
   type: dict
   contains:
     nodes:
-      description: Per node; name, registered, ready (the Ready condition's status), unschedulable, reason, message, heartbeat_age (seconds).
+      description:
+        - Per node; name, registered, ready (the Ready condition's status), unschedulable, reason, message,
+          heartbeat_age (seconds since the newer of the status heartbeat and the Lease renewal), lease_age (seconds
+          since the Lease renewal, null without a Lease).
       type: list
       elements: dict
     ready:
@@ -113,14 +119,15 @@ state:
     unschedulable: []
     nodes:
       - {name: worker-01, registered: true, ready: Unknown, unschedulable: false, reason: NodeStatusUnknown,
-         message: Kubelet stopped posting node status., heartbeat_age: 52}
+         message: Kubelet stopped posting node status., heartbeat_age: 52, lease_age: 52}
 '''
 
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.blackstart.cluster.plugins.module_utils._k8s import kubectl_argument_spec, kubectl_from_module
+from ansible_collections.blackstart.cluster.plugins.module_utils._k8s import (
+    KubectlError, KubectlTransientError, kubectl_argument_spec, kubectl_from_module, with_leases)
 from ansible_collections.blackstart.cluster.plugins.module_utils._k8s_gates import nodes_observation
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import gate_argument_spec, run_gate
 
@@ -137,8 +144,20 @@ def stale_to_unknown(nodes, after):
 
 
 def make_check(cli, expected=None, min_heartbeat_after=None, clock=None):
+    lease_access = []  # set to False once reading the Leases is refused: not asked again
+
     def check():
         nodes = cli.nodes()
+        leases = {}
+        if not lease_access or lease_access[0]:
+            try:
+                leases = cli.node_leases()
+                lease_access[:] = [True]
+            except KubectlTransientError:
+                raise
+            except KubectlError:
+                lease_access[:] = [False]  # no permission, or a cluster without node Leases: status only
+        nodes = with_leases(nodes, leases)
         if min_heartbeat_after is not None:
             nodes = stale_to_unknown(nodes, min_heartbeat_after)
         return nodes_observation(nodes, expected, now=(clock or time.time)())

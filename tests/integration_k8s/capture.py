@@ -145,5 +145,45 @@ spec:
         lab.stop()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not sys.argv[1:]:
     main()
+
+
+def capture_leases():
+    """Nodes and node Leases with kubelets that post an unchanged status only every 5 min (like real ones)."""
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="bs-capture-")
+    lab = harness.Lab(tmp, harness.find_kubectl())
+
+    def rec(name, *args):
+        argv = [lab.kubectl_bin, "--kubeconfig", lab.kubeconfig, "--request-timeout", "5s"] + list(args)
+        res = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, LC_ALL="C", LANG="C"))
+        with open(os.path.join(OUT_K8S, name + ".json"), "w") as fh:
+            json.dump({"argv": [a.replace(tmp, "/TMP") for a in argv], "rc": res.returncode,
+                       "stdout": res.stdout.replace(tmp, "/TMP"), "stderr": res.stderr.replace(tmp, "/TMP")}, fh,
+                      indent=1)
+        print(name, res.returncode, res.stderr[:200])
+
+    try:
+        lab.start_etcd_cluster()
+        lab.start("kube-apiserver", "m1", "master")
+        lab.wait_for("apiserver ready", lambda: lab.raw_get("/readyz", cert=False)[0] == 200, timeout=40)
+        lab.start("kube-controller-manager", "m1", "master", node_monitor_grace_seconds=40)
+        for node in ("w1", "w2"):
+            lab.start("containerd", node, node_status_report_seconds=300)
+            lab.start("kubelet", node, node_status_report_seconds=300, node_lease_renew_seconds=2)
+        lab.wait_for("leases", lambda: len(lab.kjson("get", "leases", "-n", "kube-node-lease")["items"]) == 2)
+        time.sleep(12)
+        rec("nodes_status_report_5min", "get", "nodes", "-o", "json")
+        rec("node_leases", "get", "leases", "-n", "kube-node-lease", "-o", "json")
+        lab.stop_proc("kubelet-w1")
+        time.sleep(8)
+        rec("nodes_w1_kubelet_off_within_grace", "get", "nodes", "-o", "json")
+        rec("node_leases_w1_kubelet_off", "get", "leases", "-n", "kube-node-lease", "-o", "json")
+    finally:
+        lab.stop()
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["leases"]:
+    capture_leases()

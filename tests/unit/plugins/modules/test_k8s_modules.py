@@ -19,6 +19,8 @@ TIMEOUT = shutil.which('timeout')
 SECRET = 'c2VjcmV0LXRva2VuLW5ldmVyLXByaW50ZWQ='
 T = _k8s.parse_k8s_time
 URLS = ['https://10.0.0.11:6443', 'https://10.0.0.12:6443']
+LEASES = ('get', 'leases', '-n', 'kube-node-lease')
+NO_LEASES = as_json(dict(apiVersion='v1', kind='List', items=[]))
 
 
 @pytest.fixture
@@ -188,7 +190,7 @@ def test_health_bodies_from_real_clusters():
 
 def test_nodes_ready(run, at):
     at('2026-11-25T14:24:08Z')
-    fake = FakeKubectl({('get', 'nodes'): capture('nodes_ready')})
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_ready'), LEASES: NO_LEASES})
     code, result = run(k8s_nodes_wait.main, {}, fake)
     assert code == 0 and result['state']['ready'] == ['w1', 'w2']
     assert fake.calls[0][-4:] == ['get', 'nodes', '-o', 'json']
@@ -197,7 +199,7 @@ def test_nodes_ready(run, at):
 
 def test_nodes_not_ready_named_with_reason_and_heartbeat_age(run, at, no_sleep):
     at('2026-11-25T14:24:40Z')
-    fake = FakeKubectl({('get', 'nodes'): capture('nodes_not_ready')})
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_not_ready'), LEASES: NO_LEASES})
     code, result = run(k8s_nodes_wait.main, dict(timeout=1), fake)
     assert code == 1
     assert result['missing'] == [
@@ -213,7 +215,7 @@ def test_nodes_not_ready_named_with_reason_and_heartbeat_age(run, at, no_sleep):
 
 def test_nodes_missing_expected_node_waits(run, at, no_sleep):
     at('2026-11-25T14:24:08Z')
-    fake = FakeKubectl({('get', 'nodes'): capture('nodes_ready')})
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_ready'), LEASES: NO_LEASES})
     code, result = run(k8s_nodes_wait.main, dict(nodes=['w1', 'worker-02'], timeout=1), fake)
     assert code == 1 and len(fake.calls) > 1
     assert result['missing'] == ['node worker-02 not registered (nodes: w1, w2): the kubelet on worker-02 has not '
@@ -222,7 +224,7 @@ def test_nodes_missing_expected_node_waits(run, at, no_sleep):
 
 def test_nodes_stale_heartbeat_is_not_trusted(run, at, no_sleep):
     at('2026-11-25T14:30:00Z')
-    fake = FakeKubectl({('get', 'nodes'): capture('nodes_ready')})
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_ready'), LEASES: NO_LEASES})
     code, result = run(k8s_nodes_wait.main, dict(min_heartbeat_after=T('2026-11-25T14:25:00Z'), timeout=0), fake)
     assert code == 1 and result['state']['not_ready'] == ['w1', 'w2']
     assert 'node w1 NotReady (Ready=Stale): HeartbeatBeforePowerOn' in result['missing'][0]
@@ -232,8 +234,43 @@ def test_nodes_stale_heartbeat_is_not_trusted(run, at, no_sleep):
 
 def test_nodes_cordoned_counts_as_ready_and_is_listed(run, at):
     at('2026-11-25T14:24:20Z')
-    code, result = run(k8s_nodes_wait.main, {}, FakeKubectl({('get', 'nodes'): capture('nodes_w1_cordoned')}))
+    code, result = run(k8s_nodes_wait.main, {}, FakeKubectl({('get', 'nodes'): capture('nodes_w1_cordoned'), LEASES: NO_LEASES}))
     assert code == 0 and result['state']['unschedulable'] == ['w1']
+
+
+def test_nodes_lease_is_the_heartbeat(run, at, no_sleep):
+    # Kubelets posting an unchanged status every 5 min (like real ones) and renewing their Lease; w1's kubelet off
+    # for 8 s: both still Ready=True (within the grace period), only the Lease tells.
+    at('2026-11-25T15:11:42Z')
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_w1_kubelet_off_within_grace'),
+                        LEASES: capture('node_leases_w1_kubelet_off')})
+    code, result = run(k8s_nodes_wait.main, dict(timeout=0), fake)
+    assert code == 0, 'the stale-Ready trap: without min_heartbeat_after the gate cannot tell'
+    rows = dict((r['name'], r) for r in result['state']['nodes'])
+    assert rows['w1']['lease_age'] == 9 and rows['w2']['lease_age'] == 0 and rows['w1']['heartbeat_age'] == 9
+    code, result = run(k8s_nodes_wait.main, dict(timeout=0, min_heartbeat_after=T('2026-11-25T15:11:35Z')), fake)
+    assert code == 1 and result['state']['not_ready'] == ['w1']
+    assert result['missing'][0].startswith('node w1 NotReady (Ready=Stale): HeartbeatBeforePowerOn') and \
+        'last heartbeat 9s ago (Lease)' in result['missing'][0], result['missing']
+    # With the status heartbeat alone, w2 (status posted 20 s ago, Lease 0.3 s ago) would be stale too.
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_w1_kubelet_off_within_grace'), LEASES: NO_LEASES})
+    code, result = run(k8s_nodes_wait.main, dict(timeout=0, min_heartbeat_after=T('2026-11-25T15:11:35Z')), fake)
+    assert result['state']['not_ready'] == ['w1', 'w2']
+
+
+def test_nodes_leases_refused_fall_back_to_status_and_are_not_asked_again(run, at, no_sleep):
+    at('2026-11-25T15:11:42Z')
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_status_report_5min'),
+                        LEASES: (1, '', 'Error from server (Forbidden): leases.coordination.k8s.io is forbidden: User '
+                                        '"blackstart" cannot list resource "leases" in API group "coordination.k8s.io" '
+                                        'in the namespace "kube-node-lease"')})
+    code, result = run(k8s_nodes_wait.main, dict(nodes=['w1', 'w9'], timeout=1), fake)
+    assert code == 1 and result['attempts'] > 1
+    assert sum(1 for c in fake.calls if 'leases' in c) == 1
+    assert [r.get('lease_age') for r in result['state']['nodes']] == [None, None]
+    fake = FakeKubectl({('get', 'nodes'): capture('nodes_status_report_5min'), LEASES: capture('node_leases')})
+    code, result = run(k8s_nodes_wait.main, {}, fake)
+    assert code == 0 and [r['lease_age'] for r in result['state']['nodes']] == [9, 9]
 
 
 def test_nodes_real_v1_7_node_shape(at):
@@ -253,7 +290,7 @@ def test_nodes_apiserver_down_is_transient_despite_json_on_stdout(run, no_sleep)
 
 def test_nodes_check_mode_evaluates_once(run, at, no_sleep):
     at('2026-11-25T14:24:40Z')
-    code, result = run(k8s_nodes_wait.main, dict(timeout=60), FakeKubectl({('get', 'nodes'): capture('nodes_not_ready')}),
+    code, result = run(k8s_nodes_wait.main, dict(timeout=60), FakeKubectl({('get', 'nodes'): capture('nodes_not_ready'), LEASES: NO_LEASES}),
                        check_mode=True)
     assert code == 0 and not result['ready'] and result['attempts'] == 1 and no_sleep == []
 
