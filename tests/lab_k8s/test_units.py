@@ -2,7 +2,8 @@
 import pytest
 
 from kl import labelsel, patch
-from kl.apiserver import diff_events, parse_resource_path
+from kl.api import parse_resource_path
+from kl.apiserver import diff_events
 from kl.ceph import stable_text
 from kl.kubeconfig import parse_yaml_subset
 from kl.meta import APIError
