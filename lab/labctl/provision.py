@@ -67,6 +67,9 @@ def create_host(h: dict, topo: dict, tags: dict) -> None:
                 "--label", f"blackstart-lab.topology={topo['name']}", "--stop-timeout", "90"]
         for o in topo["hosts"]:
             args += ["--add-host", f"{o['name']}:{o['ip']}"]
+        # podman --systemd=always puts a tmpfs on /var/log/journal (measured: the image's directory alone
+        # does not persist the journal); a volume there keeps it across power cycles
+        args += ["-v", f"bslab-journal-{name}:/var/log/journal"]
         if is_k8s(h) and KUBELAB_SRC.is_dir():
             args += ["-v", f"{KUBELAB_SRC}:/opt/kubelab:ro"]
             if (KUBELAB_SRC.parent / "bin").is_dir():  # verify-volume & co.
@@ -723,6 +726,10 @@ def down() -> None:
     if podman("network", "exists", NETWORK, check=False).returncode == 0:
         podman("network", "rm", "-f", NETWORK, check=False)
         log(f"removed network {NETWORK}")
+    vols = [v for v in podman("volume", "ls", "--format", "{{.Name}}", check=False).stdout.split()
+            if v.startswith("bslab-")]
+    if vols:
+        podman("volume", "rm", "-f", *vols, check=False)
     podman("volume", "prune", "-f", check=False)
     for sock in SSH_DIR.glob("cm-*"):  # Ansible's persisted SSH masters to the lab hosts
         subprocess.run(["ssh", "-O", "exit", "-o", f"ControlPath={sock}", "lab"], capture_output=True, timeout=10)

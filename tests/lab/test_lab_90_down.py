@@ -21,6 +21,9 @@ def test_lab_down_leaves_nothing(lab):
     nets = subprocess.run(["podman", "network", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
                           env=env).stdout.split()
     assert "blackstart-lab" not in nets
+    vols = subprocess.run(["podman", "volume", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
+                          env=env).stdout.split()
+    assert not vols, vols
     assert subprocess.run(["ip", "link", "show", "bslab0"], capture_output=True).returncode != 0
     # no live process belongs to the lab (zombies of conmon are not processes that run; see lab/README.md)
     ps = subprocess.run(["ps", "-eo", "stat=,args="], capture_output=True, text=True).stdout.splitlines()
