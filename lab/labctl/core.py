@@ -13,17 +13,23 @@ from pathlib import Path
 
 LAB_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = LAB_DIR.parent
-STATE_DIR = Path(os.environ.get("BLACKSTART_LAB_STATE", str(LAB_DIR / ".state"))).resolve()
+# BLACKSTART_LAB_INSTANCE=N (1..9) runs an independent lab next to the default one (instance 0): own state
+# folder lab/.state-N, bridge bslabN, subnet 10.213.N.0/24 and inventory in lab/.state-N/inventory.
+INSTANCE = int(os.environ.get("BLACKSTART_LAB_INSTANCE", "0") or 0)
+if not 0 <= INSTANCE <= 9:
+    raise SystemExit("lab: BLACKSTART_LAB_INSTANCE must be 0..9")
+STATE_DIR = Path(os.environ.get("BLACKSTART_LAB_STATE",
+                                str(LAB_DIR / (".state" if INSTANCE == 0 else f".state-{INSTANCE}")))).resolve()
 PODMAN_DIR = STATE_DIR / "podman"
 SSH_DIR = STATE_DIR / "ssh"
 PKI_DIR = STATE_DIR / "pki"
 TOPOLOGY_STATE = STATE_DIR / "topology.json"
-INVENTORY_DIR = REPO_DIR / "inventories" / "lab"
+INVENTORY_DIR = REPO_DIR / "inventories" / "lab" if INSTANCE == 0 else STATE_DIR / "inventory"
 KUBELAB_SRC = LAB_DIR / "k8s" / "kubelab"
 K8S_UNITS_SRC = LAB_DIR / "k8s" / "units"
 K8S_MANIFESTS = LAB_DIR / "k8s" / "manifests"
 NETWORK = "blackstart-lab"
-BRIDGE = "bslab0"
+BRIDGE = f"bslab{INSTANCE}"
 IMAGE_REPO = "localhost/blackstart-lab"
 
 ROLES = ("ceph_mon", "ceph_mgr", "ceph_osd", "ceph_mds", "k8s_control_plane", "etcd", "k8s_workers")
@@ -76,13 +82,16 @@ def write_podman_config() -> None:
         'network_backend = "netavark"\n'
         f'network_config_dir = "{PODMAN_DIR}/networks"\n'
         'default_network = "bslab-default"\n'
-        'default_subnet = "10.214.0.0/24"\n'
+        f'default_subnet = "10.214.{INSTANCE}.0/24"\n'
     )
+    shared = LAB_DIR / ".state" / "podman" / "graph"  # instances reuse the default lab's images read-only
+    extra = (f'[storage.options]\nadditionalimagestores = ["{shared}"]\n'
+             if INSTANCE and shared.is_dir() and shared != PODMAN_DIR / "graph" else "")
     (PODMAN_DIR / "storage.conf").write_text(
         "[storage]\n"
         'driver = "overlay"\n'
         f'graphroot = "{PODMAN_DIR}/graph"\n'
-        f'runroot = "{PODMAN_DIR}/run"\n'
+        f'runroot = "{PODMAN_DIR}/run"\n' + extra
     )
     (PODMAN_DIR / "registries.conf").write_text("unqualified-search-registries = []\n")
     _check_boot_id()
@@ -206,6 +215,14 @@ def load_topology(name: str) -> dict:
     topo = _load_yaml(path)
     topo.setdefault("name", path.stem)
     hosts = topo["hosts"]
+    if INSTANCE:  # move the whole topology to this instance's subnet
+        pre, new_pre = "10.213.0.", f"10.213.{INSTANCE}."
+        if not topo["subnet"].startswith(pre):
+            raise LabError(f"instances need topologies in 10.213.0.0/24 (got {topo['subnet']})")
+        topo["subnet"] = new_pre + topo["subnet"][len(pre):]
+        for h in hosts:
+            h["ip"] = new_pre + h["ip"][len(pre):]
+    topo["instance"] = INSTANCE
     names = set()
     for i, h in enumerate(hosts):
         if h["name"] in names:

@@ -15,8 +15,8 @@ import uuid
 from pathlib import Path
 
 from . import images, pki
-from .core import (BRIDGE, INVENTORY_DIR, K8S_MANIFESTS, K8S_UNITS_SRC, KUBELAB_SRC, LAB_DIR, NETWORK, PKI_DIR,
-                   PODMAN_DIR, REPO_DIR, SSH_DIR, STATE_DIR, LabError, container_state, current_topology, get_file,
+from .core import (BRIDGE, INSTANCE, INVENTORY_DIR, K8S_MANIFESTS, K8S_UNITS_SRC, KUBELAB_SRC, LAB_DIR, NETWORK,
+                   PKI_DIR, PODMAN_DIR, REPO_DIR, SSH_DIR, STATE_DIR, LabError, container_state, current_topology, get_file,
                    hexec, hosts_with, is_k8s, log, parallel, podman, put_file, put_files, save_topology, wait_for)
 
 CEPH_TIMEOUT = "timeout -k 5 60 ceph --connect-timeout 10 --rados_mon_op_timeout=30 --rados_osd_op_timeout=30"
@@ -639,13 +639,14 @@ def write_inventory(topo: dict) -> None:
     gv = INVENTORY_DIR / "group_vars"
     gv.mkdir(exist_ok=True)
     power = str(LAB_DIR / "power")
+    env = f"env BLACKSTART_LAB_STATE={STATE_DIR} " if (INSTANCE or STATE_DIR != LAB_DIR / ".state") else ""
     (gv / "lab.yml").write_text(head + _yaml({
         "lab_topology": topo["name"],
         "lab_state_dir": str(STATE_DIR),
         "lab_power_command": power,
         # the collection's "command" power backend: one command template per action
         "blackstart_power_backend": "command",
-        "blackstart_power_commands": {a: f"{power} {a} {{{{ inventory_hostname }}}}" for a in
+        "blackstart_power_commands": {a: f"{env}{power} {a} {{{{ inventory_hostname }}}}" for a in
                                       ("on", "off", "kill", "status")},
         "blackstart_kubeconfig": str(INVENTORY_DIR / "kubeconfig"),
         "blackstart_kubectl": str(REPO_DIR / ".venv" / "bin" / "kubectl"),

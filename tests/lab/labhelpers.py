@@ -17,11 +17,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab"
-STATE = Path(os.environ.get("BLACKSTART_LAB_STATE", LAB / ".state"))
+INSTANCE = int(os.environ.get("BLACKSTART_LAB_INSTANCE", "0") or 0)
+STATE = Path(os.environ.get("BLACKSTART_LAB_STATE", LAB / (".state" if INSTANCE == 0 else f".state-{INSTANCE}")))
 POWER = LAB / "power"
 PY = REPO / ".venv" / "bin" / "python"
-INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
-KUBECONFIG = REPO / "inventories" / "lab" / "kubeconfig"
+INVENTORY_DIR = REPO / "inventories" / "lab" if INSTANCE == 0 else STATE / "inventory"
+INVENTORY = INVENTORY_DIR / "hosts.yml"
+KUBECONFIG = INVENTORY_DIR / "kubeconfig"
 KUBECTL = REPO / ".venv" / "bin" / "kubectl"
 CEPH = "timeout -k 5 60 ceph --connect-timeout 10 --rados_mon_op_timeout=20 --rados_osd_op_timeout=20"
 

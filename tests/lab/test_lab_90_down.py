@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from labhelpers import STATE, lab_cmd, podman_env
+from labhelpers import INSTANCE, STATE, lab_cmd, podman_env
 
 
 def test_lab_down_leaves_nothing(lab):
@@ -24,11 +24,11 @@ def test_lab_down_leaves_nothing(lab):
     vols = subprocess.run(["podman", "volume", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
                           env=env).stdout.split()
     assert not vols, vols
-    assert subprocess.run(["ip", "link", "show", "bslab0"], capture_output=True).returncode != 0
+    assert subprocess.run(["ip", "link", "show", f"bslab{INSTANCE}"], capture_output=True).returncode != 0
     # no live process belongs to the lab (zombies of conmon are not processes that run; see lab/README.md)
     ps = subprocess.run(["ps", "-eo", "stat=,args="], capture_output=True, text=True).stdout.splitlines()
     live = [line for line in ps if not line.lstrip().startswith("Z") and str(STATE) in line]
     assert not live, live
     nat = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True).stdout
-    assert "10.213.0." not in nat
+    assert f"10.213.{INSTANCE}." not in nat
     assert not (STATE / "ssh").exists() and not (STATE / "pki").exists()
