@@ -29,6 +29,8 @@ def main(argv):
     p.add_argument("host")
     args = ap.parse_args(argv)
     core.write_podman_config()
+    if args.cmd in ("build", "up", "down", "purge", "incident", "heal"):
+        _lock(args.cmd)
     try:
         if args.cmd == "build":
             print(images.build(force=args.force))
@@ -38,7 +40,8 @@ def main(argv):
             provision.down()
         elif args.cmd == "purge":
             provision.down()
-            images.purge()
+            if core.INSTANCE == 0:  # other instances only borrow the default lab's images
+                images.purge()
             subprocess.run(["rm", "-rf", str(core.STATE_DIR)], check=False)
             core.log(f"removed {core.STATE_DIR}")
         elif args.cmd == "status":
@@ -67,3 +70,24 @@ def main(argv):
     except core.LabError as e:
         core.die(str(e))
     return 0
+
+
+_LOCK = None
+
+
+def _lock(cmd: str) -> None:
+    """One mutating lab command at a time per lab instance (two `lab up` at once would fight)."""
+    import fcntl
+    global _LOCK
+    path = core.STATE_DIR / "lab.lock"
+    _LOCK = open(path, "a+")
+    try:
+        fcntl.flock(_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        _LOCK.seek(0)
+        core.die(f"another lab command holds {path}: {_LOCK.read().strip() or '?'}; wait for it "
+                 "(or use BLACKSTART_LAB_INSTANCE=N for a separate lab)")
+    _LOCK.seek(0)
+    _LOCK.truncate()
+    _LOCK.write(f"pid {os.getpid()} `lab {cmd}` since {__import__('time').strftime('%H:%M:%S')}\n")
+    _LOCK.flush()
