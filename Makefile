@@ -99,6 +99,7 @@ demo: venv
 # Molecule on the lab: `default` (planned power cycle) then `outage` (the incident), each verified by testinfra.
 MOLECULE_LAB_TOPOLOGY ?= incident
 molecule: venv lab-deps
+	$(MAKE) lab-up TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY)
 	MOLECULE_LAB_TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY) $(VBIN)/molecule test -s default
 	MOLECULE_LAB_TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY) $(VBIN)/molecule test -s outage
 
