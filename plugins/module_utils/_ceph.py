@@ -404,7 +404,9 @@ def _read_mdsmap(fscid, mdsmap):
     ranks = {}
     for key, gid in (mdsmap.get('up') or {}).items():
         entry = by_gid.get(int(gid), {})
-        ranks[int(str(key).replace('mds_', ''))] = dict(name=entry.get('name'), state=entry.get('state', 'unknown'))
+        # After a hard power loss the map keeps a dead MDS up:active and only sets laggy_since (no beacons).
+        ranks[int(str(key).replace('mds_', ''))] = dict(name=entry.get('name'), state=entry.get('state', 'unknown'),
+                                                         laggy_since=entry.get('laggy_since'))
     flags_state = mdsmap.get('flags_state')
     if isinstance(flags_state, dict) and 'joinable' in flags_state:
         joinable = bool(flags_state['joinable'])
@@ -431,5 +433,6 @@ def read_fsmap(data):
     if 'mdsmap' in data and 'filesystems' not in data:
         data = dict(filesystems=[data], standbys=[])
     filesystems = [_read_mdsmap(fs.get('id'), fs.get('mdsmap', {})) for fs in data.get('filesystems', [])]
-    standbys = sorted(s.get('name') for s in data.get('standbys', []) if s.get('state', 'up:standby') == 'up:standby')
+    standbys = sorted(s.get('name') for s in data.get('standbys', [])
+                      if s.get('state', 'up:standby') == 'up:standby' and not s.get('laggy_since'))
     return dict(epoch=data.get('epoch'), filesystems=filesystems, standbys=standbys)

@@ -164,6 +164,10 @@ def mds_observation(fsmap, filesystems=None, min_standby=0, flags=None):
                 problems.append('fs %s rank %d has failed: no MDS holds it (%d standby): start ceph-mds on an MDS '
                                 'host (systemctl reset-failed / start / enable ceph-mds@HOST)'
                                 % (name, rank, len(fsmap['standbys'])))
+            elif holder.get('laggy_since'):
+                problems.append('fs %s rank %d: mds.%s is %s in the map but laggy since %s (no beacon: its daemon is '
+                                'not running, as after a power loss): start ceph-mds on an MDS host'
+                                % (name, rank, holder['name'], holder['state'], holder['laggy_since']))
             elif holder['state'] != 'up:active':
                 text = 'fs %s rank %d on mds.%s is %s' % (name, rank, holder['name'], holder['state'])
                 if holder['state'] == 'up:replay' and 'pause' in flags:

@@ -201,7 +201,7 @@ def test_fsmap_healthy():
     assert f['standbys'] == ['a']
     (fs,) = f['filesystems']
     assert fs['name'] == 'cephfs' and fs['max_mds'] == 1 and fs['joinable']
-    assert fs['ranks'] == {0: {'name': 'b', 'state': 'up:active'}}
+    assert fs['ranks'] == {0: {'name': 'b', 'state': 'up:active', 'laggy_since': None}}
     assert fs['failed'] == [] and fs['in'] == [0]
 
 

@@ -253,6 +253,17 @@ def test_mds_replay_while_paused_says_unset_pause(run):
     assert result['state']['pause'] is True
 
 
+def test_mds_laggy_after_a_power_loss_is_not_active(run):
+    # Measured on the lab: after every host is killed, the FSMap keeps the dead MDS up:active with laggy_since.
+    def laggy(m, d):
+        m['info']['gid_4851']['laggy_since'] = '2026-11-25T15:20:01.123456+0000'
+        d['standbys'][0]['laggy_since'] = '2026-11-25T15:20:01.223456+0000'
+    code, result = run(ceph_mds_wait.main, dict(timeout=0), FakeCeph('healthy', extra={('fs', 'dump'): _fs_dump(laggy)}))
+    assert code == 1
+    assert 'fs cephfs rank 0: mds.b is up:active in the map but laggy since 2026-11-25T15:20:01.123456+0000' in result['msg']
+    assert result['state']['standbys'] == []  # a laggy standby cannot take over either
+
+
 def test_mds_down_and_not_joinable_say_how_to_bring_back(run):
     def down(m, d):
         m['max_mds'] = 0
