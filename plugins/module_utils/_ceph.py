@@ -27,7 +27,9 @@ import datetime
 import json
 import os
 
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, TransientError
+from ansible_collections.blackstart.cluster.plugins.module_utils._cli import (
+    CommandError, is_transient_failure, run_bounded)
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import TransientError
 
 # ---------------------------------------------------------------------------------------------------
 # Running the CLI
@@ -68,38 +70,11 @@ _PERMANENT_MARKERS = (
 
 def is_transient(rc, stderr):
     """Whether a failed ceph call is worth retrying (the cluster may simply not be up yet)."""
-    low = (stderr or '').lower()
-    if any(m in low for m in _PERMANENT_MARKERS):
-        return False
-    return rc in (124, 110) or any(m in low for m in _TRANSIENT_MARKERS)
+    return is_transient_failure(rc, stderr, _TRANSIENT_MARKERS, _PERMANENT_MARKERS, transient_rcs=(124, 110))
 
 
-class CephCommandError(GateError):
+class CephCommandError(CommandError):
     """A ceph command failed. ``str()`` is a complete sentence for the operator."""
-
-    def __init__(self, argv, rc, stdout, stderr, hint=None, reason=None):
-        self.argv = list(argv)
-        self.rc = rc
-        self.stdout = stdout or ''
-        self.stderr = (stderr or '').strip()
-        self.hint = hint
-        self.reason = reason or 'failed'
-        super(CephCommandError, self).__init__(self._message())
-
-    @property
-    def command(self):
-        return ' '.join(self.argv)
-
-    def _message(self):
-        msg = '`%s` %s (rc=%s)' % (self.command, self.reason, self.rc)
-        if self.stderr:
-            msg += ': %s' % self.stderr.splitlines()[-1][:500]
-        if self.hint:
-            msg += '. %s' % self.hint
-        return msg
-
-    def details(self):
-        return dict(cmd=self.argv, rc=self.rc, stderr=self.stderr, stdout=self.stdout[:2000])
 
 
 class CephTransientError(CephCommandError, TransientError):
@@ -155,20 +130,13 @@ class CephCLI(object):
             argv += ['--format', 'json']
         return argv
 
-    def _outer(self, argv):
-        if not self.timeout_bin:
-            return argv
-        # The last resort against a client that hangs past every Ceph timeout: SIGTERM, then SIGKILL 5 s later.
-        return [self.timeout_bin, '-k', '5', str(2 * self.op_timeout + 5)] + argv
-
     def run(self, args, fmt_json=True):
         """Run ``ceph <args>``; return parsed JSON (fmt_json) or stdout text."""
         argv = self.argv(args, fmt_json)
-        rc, out, err = self._run_command(self._outer(argv), check_rc=False,
-                                         environ_update={'LC_ALL': 'C', 'LANG': 'C'})
+        # The outer bound is the last resort against a client that hangs past every Ceph timeout.
+        rc, out, err, reason = run_bounded(self._run_command, argv, self.timeout_bin, 2 * self.op_timeout + 5)
         if rc != 0:
             cls = CephTransientError if is_transient(rc, err) else CephCommandError
-            reason = 'was killed after %ss' % (2 * self.op_timeout + 5) if rc == 124 else 'failed'
             raise cls(argv, rc, out, err, hint=_hint_for(err, rc), reason=reason)
         if not fmt_json:
             return out

@@ -28,7 +28,9 @@ import json
 import os
 import re
 
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, TransientError
+from ansible_collections.blackstart.cluster.plugins.module_utils._cli import (
+    CommandError, is_transient_failure, run_bounded)
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import TransientError
 
 DEFAULT_ENDPOINT = 'https://127.0.0.1:2379'
 # kubeadm's layout, the usual place of an etcd client certificate on a control-plane host.
@@ -65,10 +67,7 @@ _PERMANENT_MARKERS = (
 
 
 def is_transient(rc, stderr):
-    low = (stderr or '').lower()
-    if any(m in low for m in _PERMANENT_MARKERS):
-        return False
-    return rc == 124 or any(m in low for m in _TRANSIENT_MARKERS)
+    return is_transient_failure(rc, stderr, _TRANSIENT_MARKERS, _PERMANENT_MARKERS)
 
 
 def _hint_for(stderr, rc):
@@ -90,35 +89,13 @@ def _useful_stderr(stderr):
     return lines
 
 
-class EtcdError(GateError):
-    def __init__(self, argv, rc, stdout, stderr, hint=None, reason=None):
-        self.argv = list(argv)
-        self.rc = rc
-        self.stdout = stdout or ''
-        self.stderr = (stderr or '').strip()
-        self.hint = hint
-        self.reason = reason or 'failed'
-        super(EtcdError, self).__init__(self._message())
-
-    @property
-    def command(self):
-        return ' '.join(self.argv)
+class EtcdError(CommandError):
+    """An etcdctl command failed. ``str()`` is a complete sentence for the operator."""
 
     @property
     def said(self):
         lines = _useful_stderr(self.stderr) or self.stderr.splitlines()
         return '; '.join(lines)[-500:] if lines else ''
-
-    def _message(self):
-        msg = '`%s` %s (rc=%s)' % (self.command, self.reason, self.rc)
-        if self.said:
-            msg += ': %s' % self.said
-        if self.hint:
-            msg += '. %s' % self.hint
-        return msg
-
-    def details(self):
-        return dict(cmd=self.argv, rc=self.rc, stderr=self.stderr[-4000:], stdout=self.stdout[:2000])
 
 
 class EtcdTransientError(EtcdError, TransientError):
@@ -150,9 +127,7 @@ class EtcdCLI(object):
         argv = self.argv(endpoints, args)
         # endpoint status asks the endpoints one after the other: budget one command timeout each.
         budget = self.op_timeout * (len(endpoints) + 1) + 5
-        full = ([self.timeout_bin, '-k', '5', str(budget)] + argv) if self.timeout_bin else argv
-        rc, out, err = self._run_command(full, check_rc=False,
-                                         environ_update={'ETCDCTL_API': '3', 'LC_ALL': 'C', 'LANG': 'C'})
+        rc, out, err, reason = run_bounded(self._run_command, argv, self.timeout_bin, budget, {'ETCDCTL_API': '3'})
         data = None
         if out.strip():
             try:
@@ -163,7 +138,6 @@ class EtcdCLI(object):
                                 % out[:120])
         if rc != 0 and not (accept_rc1_with_json and rc == 1 and data is not None):
             cls = EtcdTransientError if is_transient(rc, err) else EtcdError
-            reason = 'was killed after %ss' % budget if rc == 124 else 'failed'
             raise cls(argv, rc, out, err, hint=_hint_for(err, rc), reason=reason)
         return data, err
 

@@ -28,7 +28,9 @@ import json
 import os
 import re
 
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, TransientError
+from ansible_collections.blackstart.cluster.plugins.module_utils._cli import (
+    CommandError, is_transient_failure, run_bounded)
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import TransientError
 
 DEFAULT_KUBECONFIG = '/etc/kubernetes/admin.conf'
 
@@ -80,10 +82,7 @@ _PERMANENT_MARKERS = (
 
 def is_transient(rc, stderr):
     """Whether a failed kubectl call is worth retrying (the apiserver may simply not be up yet)."""
-    low = (stderr or '').lower()
-    if any(m in low for m in _PERMANENT_MARKERS):
-        return False
-    return rc == 124 or any(m in low for m in _TRANSIENT_MARKERS)
+    return is_transient_failure(rc, stderr, _TRANSIENT_MARKERS, _PERMANENT_MARKERS)
 
 
 def _hint_for(stderr, rc):
@@ -112,42 +111,8 @@ def _hint_for(stderr, rc):
     return None
 
 
-def _last_line(text):
-    lines = [ln for ln in (text or '').strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ''
-
-
-class KubectlError(GateError):
+class KubectlError(CommandError):
     """A kubectl command failed. ``str()`` is a complete sentence for the operator."""
-
-    def __init__(self, argv, rc, stdout, stderr, hint=None, reason=None):
-        self.argv = list(argv)
-        self.rc = rc
-        self.stdout = stdout or ''
-        self.stderr = (stderr or '').strip()
-        self.hint = hint
-        self.reason = reason or 'failed'
-        super(KubectlError, self).__init__(self._message())
-
-    @property
-    def command(self):
-        return ' '.join(self.argv)
-
-    @property
-    def said(self):
-        """The line of stderr that says what went wrong (kubectl may log retries before it)."""
-        return _last_line(self.stderr)[:500]
-
-    def _message(self):
-        msg = '`%s` %s (rc=%s)' % (self.command, self.reason, self.rc)
-        if self.stderr:
-            msg += ': %s' % self.said
-        if self.hint:
-            msg += '. %s' % self.hint
-        return msg
-
-    def details(self):
-        return dict(cmd=self.argv, rc=self.rc, stderr=self.stderr[-4000:], stdout=self.stdout[:2000])
 
     @property
     def not_found(self):
@@ -181,12 +146,6 @@ class KubectlCLI(object):
         argv += ['--request-timeout', '%ds' % self.request_timeout]
         return argv
 
-    def _outer(self, argv, budget):
-        if not self.timeout_bin:
-            return argv
-        # The last resort against a kubectl that hangs past its own timeouts: SIGTERM, then SIGKILL 5 s later.
-        return [self.timeout_bin, '-k', '5', str(int(budget))] + argv
-
     def run(self, args, server=None, insecure=False, fmt_json=False, budget=None):
         """Run ``kubectl <args>``; return parsed JSON (fmt_json) or stdout text."""
         argv = self.base_argv(server, insecure) + list(args)
@@ -194,11 +153,9 @@ class KubectlCLI(object):
             argv += ['-o', 'json']
         # Discovery, then the request, each bounded by --request-timeout; drain brings its own budget.
         budget = budget or 3 * self.request_timeout + 5
-        rc, out, err = self._run_command(self._outer(argv, budget), check_rc=False,
-                                         environ_update={'LC_ALL': 'C', 'LANG': 'C'})
+        rc, out, err, reason = run_bounded(self._run_command, argv, self.timeout_bin, budget)
         if rc != 0:
             cls = KubectlTransientError if is_transient(rc, err) else KubectlError
-            reason = 'was killed after %ss' % budget if rc == 124 else 'failed'
             raise cls(argv, rc, out, err, hint=_hint_for(err, rc), reason=reason)
         if not fmt_json:
             return out
