@@ -257,6 +257,7 @@ def read_quorum(data):
         mons=mons,
         quorum=list(names),
         leader=data.get('quorum_leader_name'),
+        age=data.get('quorum_age'),  # seconds since this quorum formed (Nautilus+), else None
         election_epoch=data.get('election_epoch'),
         state=data.get('state'),  # only mon_status has it (probing, electing, leader, peon)
     )

@@ -133,8 +133,19 @@ def mds_needs_flags(fsmap):
     return any(r['state'] == 'up:replay' for fs in fsmap['filesystems'] for r in fs['ranks'].values())
 
 
-def mds_observation(fsmap, filesystems=None, min_standby=0, flags=None):
-    """Every named filesystem (default: all) has all its ranks up:active; at least ``min_standby`` standbys."""
+def mds_needs_quorum_age(fsmap):
+    """True when a rank looks up:active: then how long the mons have been up decides whether to believe it."""
+    return any(r['state'] == 'up:active' and not r.get('laggy_since')
+               for fs in fsmap['filesystems'] for r in fs['ranks'].values())
+
+
+def mds_observation(fsmap, filesystems=None, min_standby=0, flags=None, quorum_age=None, beacon_grace=15):
+    """Every named filesystem (default: all) has all its ranks up:active; at least ``min_standby`` standbys.
+
+    Restarted mons know nothing of the MDS beacons sent before: a dead MDS stays up:active, not even laggy,
+    until ``mds_beacon_grace`` passes without a beacon (measured: the first fsmap after a whole-cluster power
+    loss showed the dead MDS active). So an active rank counts only once the quorum is older than that.
+    """
     by_name = dict((fs['name'], fs) for fs in fsmap['filesystems'])
     if filesystems:
         unknown = [n for n in filesystems if n not in by_name]
@@ -179,6 +190,10 @@ def mds_observation(fsmap, filesystems=None, min_standby=0, flags=None):
         rows.append(dict(name=name, max_mds=fs['max_mds'], joinable=fs['joinable'], active=not problems,
                          ranks=dict((str(r), '%s %s' % (v['name'], v['state'])) for r, v in sorted(fs['ranks'].items())),
                          failed=fs['failed'], damaged=fs['damaged'], standby_replay=fs['standby_replay']))
+    if quorum_age is not None and quorum_age < beacon_grace and not missing:
+        missing.append('the mons formed their quorum %ss ago: an MDS that died with the power still looks up:active '
+                       'until mds_beacon_grace (%ss) passes without its beacon; waiting before believing it'
+                       % (quorum_age, beacon_grace))
     if len(fsmap['standbys']) < min_standby:
         missing.append('%d standby MDS, want %d: start more ceph-mds daemons' % (len(fsmap['standbys']), min_standby))
     state = dict(filesystems=rows, standbys=fsmap['standbys'], pause='pause' in flags)

@@ -13,6 +13,8 @@ version_added: 0.1.0
 description:
   - Reads C(ceph fs dump) until every rank of every named filesystem is C(up:active), the filesystems are
     joinable and not down, and at least O(min_standby) standby MDS daemons wait.
+  - Believes an active rank only once the monitors' quorum is older than O(beacon_grace) - restarted mons
+    show an MDS that died with the power as up:active until that long without its beacon.
   - Says what is wrong in terms an operator can act on - a failed rank with no MDS to take it, a damaged rank,
     a filesystem left down or not joinable by a power-off, a rank stuck in replay because the V(pause) flag
     is set (read from C(ceph osd dump) only then).
@@ -34,6 +36,12 @@ options:
       - How many standby MDS daemons must also be waiting.
     type: int
     default: 0
+  beacon_grace:
+    description:
+      - The cluster's C(mds_beacon_grace) in seconds. An up:active rank counts only once the quorum (C(quorum_age) of
+        C(ceph quorum_status)) is at least this old. V(0) turns the check off.
+    type: float
+    default: 15
 '''
 
 EXAMPLES = r'''
@@ -106,7 +114,8 @@ state:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import ceph_argument_spec, cli_from_module
-from ansible_collections.blackstart.cluster.plugins.module_utils._ceph_gates import mds_needs_flags, mds_observation
+from ansible_collections.blackstart.cluster.plugins.module_utils._ceph_gates import (
+    mds_needs_flags, mds_needs_quorum_age, mds_observation)
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import gate_argument_spec, run_gate
 
 
@@ -116,6 +125,7 @@ def main():
     argument_spec.update(
         filesystems=dict(type='list', elements='str'),
         min_standby=dict(type='int', default=0),
+        beacon_grace=dict(type='float', default=15.0),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     cli = cli_from_module(module)
@@ -123,7 +133,9 @@ def main():
     def check():
         fsmap = cli.fs_dump()
         flags = cli.osd_dump()['flags'] if mds_needs_flags(fsmap) else None
-        return mds_observation(fsmap, module.params['filesystems'], module.params['min_standby'], flags)
+        grace = module.params['beacon_grace']
+        age = cli.quorum_status()['age'] if grace > 0 and mds_needs_quorum_age(fsmap) else None
+        return mds_observation(fsmap, module.params['filesystems'], module.params['min_standby'], flags, age, grace)
 
     run_gate(module, 'CephFS MDS', check)
 

@@ -253,6 +253,18 @@ def test_mds_replay_while_paused_says_unset_pause(run):
     assert result['state']['pause'] is True
 
 
+def test_mds_active_is_not_believed_from_a_young_quorum(run):
+    # Measured on the lab: the first fsmap after every host was killed showed the dead MDS up:active, not laggy.
+    data = load('healthy', 'quorum_status')
+    data['quorum_age'] = 4
+    fake = FakeCeph('healthy', extra={('quorum_status',): (0, json.dumps(data), '')})
+    code, result = run(ceph_mds_wait.main, dict(timeout=0), fake)
+    assert code == 1
+    assert 'the mons formed their quorum 4s ago' in result['msg'] and 'mds_beacon_grace (15.0s)' in result['msg']
+    assert run(ceph_mds_wait.main, dict(beacon_grace=0), fake)[1]['ready']
+    assert run(ceph_mds_wait.main, dict(beacon_grace=3), fake)[1]['ready']
+
+
 def test_mds_laggy_after_a_power_loss_is_not_active(run):
     # Measured on the lab: after every host is killed, the FSMap keeps the dead MDS up:active with laggy_since.
     def laggy(m, d):
