@@ -100,6 +100,8 @@ demo: venv
 MOLECULE_LAB_TOPOLOGY ?= incident
 molecule: venv lab-deps
 	$(MAKE) lab-up TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY)
+	# reset: Molecule otherwise remembers "created/prepared" from an earlier run and skips prepare
+	$(VBIN)/molecule reset -s default && $(VBIN)/molecule reset -s outage
 	MOLECULE_LAB_TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY) $(VBIN)/molecule test -s default
 	MOLECULE_LAB_TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY) $(VBIN)/molecule test -s outage
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """How soon does a gate notice that the cluster is ready? And what does one check cost us?
 

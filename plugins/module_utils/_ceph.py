@@ -374,8 +374,8 @@ def _read_mdsmap(fscid, mdsmap):
     for key, gid in (mdsmap.get('up') or {}).items():
         entry = by_gid.get(int(gid), {})
         # After a hard power loss the map keeps a dead MDS up:active and only sets laggy_since (no beacons).
-        ranks[int(str(key).replace('mds_', ''))] = dict(name=entry.get('name'), state=entry.get('state', 'unknown'),
-                                                         laggy_since=entry.get('laggy_since'))
+        ranks[int(str(key).replace('mds_', ''))] = dict(
+            name=entry.get('name'), state=entry.get('state', 'unknown'), laggy_since=entry.get('laggy_since'))
     flags_state = mdsmap.get('flags_state')
     if isinstance(flags_state, dict) and 'joinable' in flags_state:
         joinable = bool(flags_state['joinable'])
