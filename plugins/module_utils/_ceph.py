@@ -169,6 +169,14 @@ class CephClient(CephCLI):
     def pg_stat(self):
         return read_pg_stat(self.run(['pg', 'stat']))
 
+    def osd_answers(self, osd_id):
+        """Whether the daemon of osd.N itself answers (``ceph tell osd.N version``): evidence the map cannot give."""
+        try:
+            self.run(['tell', 'osd.%d' % int(osd_id), 'version'])
+        except CephCommandError:
+            return False
+        return True
+
     def fs_set(self, name, key, value):
         self.run(['fs', 'set', name, key, value], fmt_json=False)
 

@@ -61,7 +61,8 @@ def _osd_name(osd, hosts):
     return 'osd.%d on %s' % (osd['id'], host) if host else 'osd.%d' % osd['id']
 
 
-def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_time=None, require_in=True):
+def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_time=None, require_in=True,
+                    answers=None):
     """Every expected OSD up (and in) with fresh evidence that its daemon runs.
 
     The osdmap lies in two cases measured on Ceph 16.2: with ``nodown`` set, stopped OSDs stay "up"; after a
@@ -95,7 +96,9 @@ def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_
                    'running' % (name, since_epoch, osd['up_from']))
         elif since is not None:
             t = epoch_time(osd['up_from'])
-            if t is None or t < since:
+            # A daemon that rebooted with the same address is not re-marked up by a fresh mon (its boot looks
+            # like a duplicate), so its up_from stays old: then only the daemon answering proves it runs.
+            if (t is None or t < since) and not (answers and answers(osd['id'])):
                 fresh = False
                 why = ('%s is "up" in the map but was marked up before %s (up_from epoch %d): its daemon has not '
                        'booted since' % (name, _fmt_time(since), osd['up_from']))

@@ -40,6 +40,8 @@ options:
       - A time, as seconds since the epoch or an ISO 8601 string (V(2026-11-25T13:00:00Z)). An OSD counts as
         running only if the OSD map epoch that marked it up was written at or after this time (read with
         C(ceph osd dump <epoch>), once per epoch). Use the boot time of a mon host, whose clock stamped the maps.
+      - An OSD marked up before O(since) still counts if its daemon answers C(ceph tell osd.N version) - after a
+        power loss a fresh mon does not re-mark an OSD that rebooted with the same address, so its C(up_from) stays old.
     type: str
   require_in:
     description:
@@ -185,7 +187,7 @@ def main():
         if not hosts or any(o['id'] not in hosts for o in dump['osds']):
             hosts.update(cli.osd_tree())
         return osd_observation(dump, hosts, module.params['osds'], module.params['since_epoch'], since,
-                               epoch_time, module.params['require_in'])
+                               epoch_time, module.params['require_in'], answers=cli.osd_answers)
 
     run_gate(module, 'Ceph OSDs', check)
 

@@ -101,6 +101,9 @@ class FakeCeph(object):  # pylint: disable=too-many-instance-attributes
         if words in self.extra:
             result = self.extra[words]
             return result(words) if callable(result) else result
+        if words[:1] == ('tell',):
+            # A daemon that is not running does not answer (what `ceph tell` says for a stopped OSD).
+            return 1, '', 'Error ENXIO: problem getting command descriptions from %s' % words[1]
         if words[:2] == ('osd', 'set') or words[:2] == ('osd', 'unset'):
             self.flags_changes.append(words)
             return 0, '', '%s is %s' % (words[2], 'set' if words[1] == 'set' else 'unset')

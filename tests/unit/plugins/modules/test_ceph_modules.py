@@ -201,6 +201,21 @@ def test_since_time_counts_only_osds_marked_up_after_it(run):
                FakeCeph('osds_started_flags', extra=extra))[1]['ready']
 
 
+def test_since_old_up_from_but_the_daemon_answers(run):
+    # Measured on the lab: after every host was killed, osd.2 rebooted with the same address and the fresh mon
+    # kept its old up_from; only `ceph tell osd.2 version` proves its daemon runs.
+    extra = {('osd', 'dump', str(e)): _dump_at(e, '2026-11-25T12:50:0%d.0+0000' % (e % 10)) for e in (57, 59, 61)}
+    extra[('tell', 'osd.0', 'version')] = (0, '{"version": "16.2.15"}', '')
+    extra[('tell', 'osd.1', 'version')] = (0, '{"version": "16.2.15"}', '')
+    extra[('tell', 'osd.2', 'version')] = (1, '', 'Error ENXIO: problem getting command descriptions from osd.2')
+    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', timeout=0),
+                       FakeCeph('osds_stopped_with_flags', extra=extra))
+    assert code == 1
+    assert 'osd.2 on vm is "up" in the map but was marked up before' in result['msg']
+    assert 'osd.0' not in result['msg'] and 'osd.1' not in result['msg']
+    assert [o['fresh'] for o in result['state']['osds']] == [True, True, False]
+
+
 def test_since_trimmed_epoch_is_not_fresh(run):
     extra = {('osd', 'dump', str(e)): (2, '', 'Error ENOENT: there is no map for epoch %d' % e) for e in (88, 90, 92)}
     code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', timeout=0),
