@@ -13,6 +13,8 @@ Private to the collection (leading underscore).
 
 from __future__ import annotations
 
+import datetime
+
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import SEVERITY_ORDER
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, Observation
 
@@ -125,7 +127,6 @@ def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_
 
 
 def _fmt_time(epoch_seconds):
-    import datetime
     return datetime.datetime.fromtimestamp(epoch_seconds, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 

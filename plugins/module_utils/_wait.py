@@ -54,7 +54,7 @@ class Observation(object):
 
 class WaitResult(object):
     __slots__ = ('ready', 'timed_out', 'elapsed', 'attempts', 'state', 'missing', 'transient_errors',
-                 'transient_count', 'checked_once')
+                 'transient_count')
 
     def __init__(self):
         self.ready = False
@@ -65,7 +65,6 @@ class WaitResult(object):
         self.missing = []
         self.transient_errors = []
         self.transient_count = 0
-        self.checked_once = False
 
     def as_dict(self):
         return dict(
@@ -127,7 +126,6 @@ def wait_for(check, timeout, poll=1.0, check_mode=False, clock=None, sleep=None,
         now = clock()
         result.elapsed = now - start
         if check_mode:
-            result.checked_once = True
             break
         remaining = deadline - now
         if remaining <= 0:
