@@ -102,8 +102,12 @@ molecule: venv lab-deps
 	$(MAKE) lab-up TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY)
 	# reset: Molecule otherwise remembers "created/prepared" from an earlier run and skips prepare
 	$(VBIN)/molecule reset -s default && $(VBIN)/molecule reset -s outage
-	MOLECULE_LAB_TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY) $(VBIN)/molecule test -s default
-	MOLECULE_LAB_TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY) $(VBIN)/molecule test -s outage
+	rm -f $(BUILD)/molecule-*.xml
+	for scenario in default outage; do \
+	  MOLECULE_LAB_TOPOLOGY=$(MOLECULE_LAB_TOPOLOGY) $(VBIN)/molecule test -s $$scenario || { \
+	    echo "molecule $$scenario failed; its verifier's failures:"; \
+	    $(VPY) tools/junit_failures.py $(BUILD)/molecule-$$scenario.xml; exit 1; }; \
+	done
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .coverage

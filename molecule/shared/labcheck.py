@@ -5,6 +5,7 @@ kubectl on the controller, and the state files the playbooks wrote."""
 
 from __future__ import annotations
 
+import datetime
 import glob
 import json
 import os
@@ -49,10 +50,20 @@ def last_state():
         return json.load(f)
 
 
-def stop_times(name, units, since):
-    """Wall-clock times (s) at which systemd finished stopping ``units`` on host ``name`` since ``since``."""
+def utc_timestamp(iso):
+    """Seconds since the epoch of an ISO time the playbooks wrote (UTC, with or without an offset)."""
+    when = datetime.datetime.fromisoformat(iso.replace('Z', '+00:00'))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
+
+
+def stop_times(name, units, since, until):
+    """Wall-clock times (s) at which systemd finished stopping ``units`` on host ``name`` between ``since`` and
+    ``until`` (whole seconds, widened by one on each side: the journal filter has a one-second grain)."""
     h = host(name)
-    out = h.check_output('journalctl -o json --since=@%d JOB_TYPE=stop JOB_RESULT=done' % int(since))
+    out = h.check_output('journalctl -o json --since=@%d --until=@%d JOB_TYPE=stop JOB_RESULT=done'
+                         % (int(since) - 1, int(until) + 1))
     times = []
     for line in out.splitlines():
         rec = json.loads(line)
