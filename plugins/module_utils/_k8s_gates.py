@@ -161,9 +161,10 @@ def _pvc_problem(pvc, events, now):
     return text
 
 
-def stuck_pods(pods, events, pvc_names, now, grace, namespaces=None):
+def stuck_pods(pods, events, pvc_names, now, grace, namespaces=None, starting=False):
     """Pending pods (using a PVC in scope, or with a mount-failure event) that have a mount-failure event (at any age)
-    or have been Pending/ContainerCreating for longer than ``grace`` seconds."""
+    or have been Pending/ContainerCreating for longer than ``grace`` seconds; with ``starting``, also those using a PVC
+    in scope that are still within ``grace`` (their mount has not been shown to work yet)."""
     out = []
     for pod in pods:
         if pod['phase'] != 'Pending' or pod['deleting'] or pod['mirror']:
@@ -177,7 +178,7 @@ def stuck_pods(pods, events, pvc_names, now, grace, namespaces=None):
         since = pod['scheduled'] or pod['created']
         age = _age(now, since)
         past_grace = age is not None and age > grace
-        if not past_grace and not ev:
+        if not past_grace and not ev and not (starting and uses):
             continue  # still starting, and nothing says it cannot
         if pod['node'] is None:
             how = 'Pending (not scheduled%s)' % (': %s' % pod['unschedulable_message'] if pod['unschedulable_message'] else '')
@@ -198,16 +199,16 @@ def stuck_pods(pods, events, pvc_names, now, grace, namespaces=None):
     return out
 
 
-def storage_observation(pvcs, pods, events, now, grace=60, namespaces=None, storage_classes=None):
-    """PVCs in scope Bound; no pod using them with a mount-failure event, or Pending past ``grace`` seconds."""
+def storage_observation(pvcs, pods, events, now, grace=60, namespaces=None, storage_classes=None, pods_running=True):
+    """PVCs in scope Bound; no pod using them with a mount-failure event, or Pending past ``grace`` seconds; with
+    ``pods_running``, no pod using them Pending at all (only a started pod proves its volumes mount)."""
     scope = _in_scope_pvcs(pvcs, namespaces, storage_classes)
     unbound = [p for p in scope if p['phase'] != 'Bound']
     names = set((p['namespace'], p['name']) for p in scope)
+    stuck = stuck_pods(pods, events, names, now, grace, namespaces, starting=pods_running)
     if storage_classes:
         # Only pods of the classes asked about; a mount event alone does not bring a pod into scope.
-        stuck = [s for s in stuck_pods(pods, events, names, now, grace, namespaces) if s['pvcs']]
-    else:
-        stuck = stuck_pods(pods, events, names, now, grace, namespaces)
+        stuck = [s for s in stuck if s['pvcs']]
     missing = [_pvc_problem(p, events, now) for p in unbound] + [s['text'] for s in stuck]
     state = dict(
         pvcs_total=len(scope),

@@ -12,9 +12,10 @@ short_description: Wait until PersistentVolumeClaims are Bound and no pod is stu
 version_added: 0.1.0
 description:
   - Reads the PersistentVolumeClaims, the pods and the Warning events until every claim in scope (all, or those
-    of O(namespaces) and O(storage_classes)) is C(Bound), no C(Pending) pod using one of them has a
-    C(FailedMount)/C(FailedAttachVolume) event, and none has been C(ContainerCreating) or C(Pending) for longer than
-    O(grace) seconds.
+    of O(namespaces) and O(storage_classes)) is C(Bound) and every pod using one of them has left C(Pending) (its
+    volumes mounted and its containers started), since only a started pod proves that its volumes mount. A pod still
+    C(ContainerCreating) or C(Pending) is reported as C(still ...) within O(grace) seconds and as C(stuck ...) after,
+    or at once when it has a C(FailedMount)/C(FailedAttachVolume) event.
   - Reports each unbound claim with its last event, and each stuck pod with its node, how long it has been stuck and
     the message of its last mount event, for example
     C(pod jenkins/jenkins-0 on worker-01 stuck ContainerCreating 95s; FailedMount; … probably no MDS server is up?).
@@ -53,6 +54,13 @@ options:
         is not scheduled) before it counts as stuck.
     type: int
     default: 60
+  pods_running:
+    description:
+      - Wait for the pods using a claim in scope to leave C(Pending). With V(false), a pod within O(grace) and without
+        a mount-failure event does not hold the gate (for claims whose pods are expected to stay C(Pending) for
+        reasons other than storage).
+    type: bool
+    default: true
   delete_stuck_pods:
     description:
       - Delete the pods still stuck past O(grace) once every claim in scope is Bound, so their controllers recreate them.
@@ -135,8 +143,8 @@ state:
       elements: dict
     stuck_pods:
       description:
-        - The stuck pods; namespace, name, node, age (seconds), how (ContainerCreating or Pending ...), past_grace,
-          reason and message of the last mount event.
+        - The pods still or stuck C(Pending); namespace, name, node, age (seconds), how (ContainerCreating or
+          Pending ...), past_grace (V(false) for a pod still starting), reason and message of the last mount event.
       type: list
       elements: dict
   sample:
@@ -203,7 +211,8 @@ def make_check(cli, params, remediation, clock=None):
         pods = cli.pods()
         events = cli.warning_events()
         obs, stuck = storage_observation(pvcs, pods, events, (clock or time.time)(), grace=params['grace'],
-                                         namespaces=params['namespaces'], storage_classes=params['storage_classes'])
+                                         namespaces=params['namespaces'], storage_classes=params['storage_classes'],
+                                         pods_running=params['pods_running'])
         return remediation(obs, stuck)
     return check
 
@@ -215,6 +224,7 @@ def main():
         namespaces=dict(type='list', elements='str'),
         storage_classes=dict(type='list', elements='str'),
         grace=dict(type='int', default=60),
+        pods_running=dict(type='bool', default=True),
         delete_stuck_pods=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -391,18 +391,55 @@ def test_storage_delete_stuck_pods_check_mode_then_real(run, storage_at, no_slee
     code, result = run(k8s_storage_wait.main, dict(delete_stuck_pods=True, grace=60), fake, check_mode=True)
     assert code == 0 and result['changed'] and result['deleted_pods'] == ['ci/jenkins-w899kgg4kw-sfx5f']
     assert fake.writes == [] and 'would delete' in result['msg']
-    # For real: deleted once; the next read shows the replacement (young, no event of its own): ready.
+    # For real: deleted once; the next read shows the replacement (young, no event of its own) still starting,
+    # the one after it running: ready then, not before.
     pods = lab_json('pods_failed_mount')
+    fresh = replacement_pod(pods)
+    fake = storage_fake([as_json(pods), as_json(fresh), as_json(started(fresh))], 'pvc_bound', 'events_failed_mount',
+                        delete=ok('deleted\n'))
+    code, result = run(k8s_storage_wait.main, dict(delete_stuck_pods=True, grace=60, timeout=30), fake)
+    assert code == 0 and result['ready'] and result['changed'] and result['attempts'] == 3
+    assert result['deleted_pods'] == ['ci/jenkins-w899kgg4kw-sfx5f']
+    assert fake.writes == [('delete', 'pod', '-n', 'ci', 'jenkins-w899kgg4kw-sfx5f', '--wait=false')]
+
+
+def replacement_pod(pods):
+    """The pod its controller made after the stuck one was deleted: 1 s old, ContainerCreating, no event of its own."""
     fresh = json.loads(json.dumps(pods))
     fresh['items'][0]['metadata'].update(name='jenkins-w899kgg4kw-new', uid='fresh-uid',
                                          creationTimestamp='2026-11-25T14:41:18Z')
     for c in fresh['items'][0]['status']['conditions']:
         c['lastTransitionTime'] = '2026-11-25T14:41:18Z'
-    fake = storage_fake([as_json(pods), as_json(fresh)], 'pvc_bound', 'events_failed_mount', delete=ok('deleted\n'))
-    code, result = run(k8s_storage_wait.main, dict(delete_stuck_pods=True, grace=60, timeout=30), fake)
-    assert code == 0 and result['ready'] and result['changed']
-    assert result['deleted_pods'] == ['ci/jenkins-w899kgg4kw-sfx5f']
-    assert fake.writes == [('delete', 'pod', '-n', 'ci', 'jenkins-w899kgg4kw-sfx5f', '--wait=false')]
+    return fresh
+
+
+def started(pods):
+    out = json.loads(json.dumps(pods))
+    for pod in out['items']:
+        pod['status']['phase'] = 'Running'
+        for c in pod['status'].get('containerStatuses', []):
+            c['state'] = {'running': {'startedAt': '2026-11-25T14:41:25Z'}}
+    return out
+
+
+def test_storage_waits_for_a_young_pod_to_start_unless_told_not_to(run, storage_at, no_sleep):
+    # A pod that has not started has not shown that its volumes mount: "still", not ready; past grace, "stuck".
+    storage_at('2026-11-25T14:41:19Z')
+    fresh = replacement_pod(lab_json('pods_failed_mount'))
+    no_events = (0, json.dumps({'apiVersion': 'v1', 'kind': 'List', 'items': []}), '')
+    fake = storage_fake([as_json(fresh)], 'pvc_bound', 'events_failed_mount')
+    fake.responses[('get', 'events', '--all-namespaces', '--field-selector', 'type=Warning')] = no_events
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, grace=60), fake)
+    assert code == 1 and result['missing'] == ['pod ci/jenkins-w899kgg4kw-new on w1 still ContainerCreating 1s']
+    assert result['state']['stuck_pods'][0]['past_grace'] is False
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, grace=60, pods_running=False), fake)
+    assert code == 0 and result['ready'] and result['state']['stuck_pods'] == []
+    storage_at('2026-11-25T14:43:00Z')
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, grace=60, pods_running=False), fake)
+    assert code == 1 and result['missing'] == ['pod ci/jenkins-w899kgg4kw-new on w1 stuck ContainerCreating 102s']
+    fake.responses[('get', 'pods', '--all-namespaces')] = as_json(started(fresh))
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, grace=60), fake)
+    assert code == 0 and result['ready']
 
 
 def test_storage_delete_not_while_a_claim_is_unbound_nor_a_bare_pod(run, storage_at, no_sleep):
