@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 
@@ -64,6 +65,19 @@ def test_workload_data_checksums():
     for pv in pvs:
         out = labcheck.host(workers[0]).run('verify-volume --pv %s' % pv)
         assert out.rc == 0, (pv, out.stdout, out.stderr)
+
+
+def test_etcd_snapshot_copied_to_the_controller_privately():
+    record = labcheck.last_state()['control_plane']
+    copy = record['etcd_snapshot_copy']
+    assert os.path.dirname(copy) == os.path.join(labcheck.PROJECT, 'inventories', 'lab'), copy
+    assert os.stat(copy).st_mode & 0o777 == 0o600, oct(os.stat(copy).st_mode)
+    with open(copy, 'rb') as f:
+        local = hashlib.sha1(f.read()).hexdigest()
+    g = labcheck.groups()
+    first_etcd = (g.get('etcd') or g['k8s_control_plane'])[0]
+    remote = labcheck.host(first_etcd).check_output('sha1sum %s' % record['etcd_snapshot']).split()[0]
+    assert local == remote == record['etcd_snapshot_sha1'] and os.path.getsize(copy) > 0
 
 
 def test_stop_order_workers_then_masters_then_ceph():
