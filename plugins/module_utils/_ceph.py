@@ -169,13 +169,25 @@ class CephClient(CephCLI):
     def pg_stat(self):
         return read_pg_stat(self.run(['pg', 'stat']))
 
-    def osd_answers(self, osd_id):
-        """Whether the daemon of osd.N itself answers (``ceph tell osd.N version``): evidence the map cannot give."""
+    def osd_daemon_state(self, osd_id):
+        """What the daemon of osd.N says of itself (``ceph tell osd.N status``): ``active``, ``booting``,
+        ``preboot``... - evidence the map cannot give - or None when it does not answer. A release without that
+        command (before Nautilus) gives ``unknown`` when the daemon answers ``version``."""
+        name = 'osd.%d' % int(osd_id)
         try:
-            self.run(['tell', 'osd.%d' % int(osd_id), 'version'])
+            return read_osd_status(self.run(['tell', name, 'status']))['state']
+        except CephCommandError as exc:
+            if 'EINVAL' not in (exc.stderr or '') and 'unrecognized command' not in (exc.stderr or ''):
+                return None
+        try:
+            self.run(['tell', name, 'version'])
         except CephCommandError:
-            return False
-        return True
+            return None
+        return 'unknown'
+
+    def osd_down(self, osd_id):
+        """Mark osd.N down (``ceph osd down N``): a running daemon then boots again and is marked up afresh."""
+        self.run(['osd', 'down', str(int(osd_id))], fmt_json=False)
 
     def fs_set(self, name, key, value):
         self.run(['fs', 'set', name, key, value], fmt_json=False)
@@ -301,6 +313,12 @@ def read_osd_dump(data):
         flags=_flag_set(data['flags_set'] if 'flags_set' in data else data.get('flags')),
         osds=osds,
     )
+
+
+def read_osd_status(data):
+    """``tell osd.N status`` -> the daemon's own state (``active`` once the map it booted into shows it up)."""
+    return dict(state=str(data.get('state') or 'unknown'), newest_map=data.get('newest_map'),
+                num_pgs=data.get('num_pgs'))
 
 
 def read_osd_tree(data):

@@ -63,8 +63,13 @@ def _osd_name(osd, hosts):
     return 'osd.%d on %s' % (osd['id'], host) if host else 'osd.%d' % osd['id']
 
 
+# What `ceph tell osd.N status` says of a daemon that runs and serves (``unknown``: a release without that command,
+# whose daemon answered `version`).
+OSD_SERVING = ('active', 'unknown')
+
+
 def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_time=None, require_in=True,
-                    answers=None):
+                    daemon_state=None):
     """Every expected OSD up (and in) with fresh evidence that its daemon runs.
 
     The osdmap lies in two cases measured on Ceph 16.2: with ``nodown`` set, stopped OSDs stay "up"; after a
@@ -72,6 +77,13 @@ def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_
     (re)booted after the reference point: ``since_epoch`` (an osdmap epoch recorded before the OSDs were
     stopped) or ``since`` (epoch seconds, e.g. the mon host's boot time; ``epoch_time(e)`` says when osdmap
     epoch ``e`` was written). Without either, "up" is trusted only while ``nodown`` is not set.
+
+    An OSD "up" without that evidence is asked itself (``daemon_state(id)``, the state ``ceph tell osd.N status``
+    reports, None when it does not answer). An ``active`` daemon counts: it runs, it only did not need to boot
+    (its host stayed up). A daemon that answers but is ``booting`` is stuck: it rebooted with the address the map
+    still shows "up" (a container's deterministic PID makes the same nonce), the mons took its boot for a
+    duplicate and will only notice after mon_osd_report_timeout (900 s); marking it down lets it boot. Those ids
+    are in ``state['stuck_booting']``.
     """
     by_id = dict((o['id'], o) for o in dump['osds'] if o['exists'])
     if osds:
@@ -86,32 +98,42 @@ def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_
     unverifiable = since_epoch is None and since is None and 'nodown' in flags
     missing = []
     rows = []
+    stuck = []
     for osd in expected:
         name = _osd_name(osd, hosts)
         fresh = osd['up']
         why = None
+        said = None
         if not osd['up']:
             why = '%s is down (marked down at epoch %d)' % (name, osd['down_at']) if osd['down_at'] else '%s is down' % name
-        elif since_epoch is not None and osd['up_from'] <= since_epoch:
-            fresh = False
-            why = ('%s is "up" in the map but has not booted since epoch %d (up_from %d): its daemon is not '
-                   'running' % (name, since_epoch, osd['up_from']))
-        elif since is not None:
-            t = epoch_time(osd['up_from'])
-            # A daemon that rebooted with the same address is not re-marked up by a fresh mon (its boot looks
-            # like a duplicate), so its up_from stays old: then only the daemon answering proves it runs.
-            if (t is None or t < since) and not (answers and answers(osd['id'])):
-                fresh = False
-                why = ('%s is "up" in the map but was marked up before %s (up_from epoch %d): its daemon has not '
-                       'booted since' % (name, _fmt_time(since), osd['up_from']))
         elif unverifiable:
             fresh = False
+        else:
+            stale = None
+            if since_epoch is not None and osd['up_from'] <= since_epoch:
+                stale = ('%s is "up" in the map but has not booted since epoch %d (up_from %d)'
+                         % (name, since_epoch, osd['up_from']))
+            elif since is not None:
+                t = epoch_time(osd['up_from'])
+                if t is None or t < since:
+                    stale = ('%s is "up" in the map but was marked up before %s (up_from epoch %d)'
+                             % (name, _fmt_time(since), osd['up_from']))
+            if stale:
+                said = daemon_state(osd['id']) if daemon_state else None
+                if said is None:
+                    fresh = False
+                    why = stale + ': its daemon does not answer, it is not running'
+                elif said not in OSD_SERVING:
+                    fresh = False
+                    stuck.append(osd['id'])
+                    why = (stale + ': its daemon runs but is stuck %s - the mons took its boot for a duplicate of its '
+                           'previous life; `ceph osd down %d` lets it boot' % (said, osd['id']))
         if fresh and require_in and not osd['in']:
             why = '%s is up but out: run `ceph osd in %d` once it is healthy' % (name, osd['id'])
         if why:
             missing.append(why)
         rows.append(dict(id=osd['id'], host=hosts.get(osd['id']), up=osd['up'], up_from=osd['up_from'],
-                         fresh=fresh, **{'in': osd['in']}))
+                         fresh=fresh, daemon_state=said, **{'in': osd['in']}))
     if unverifiable:
         missing.insert(0, 'nodown is set, so the osdmap keeps stopped OSDs "up" and cannot prove any OSD runs: '
                           'give since_epoch (recorded at power-off) or since (boot time), or unset nodown')
@@ -122,7 +144,7 @@ def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_
         missing.append('no OSD exists in the osdmap')
     state = dict(epoch=dump['epoch'], flags=sorted(flags), osds=rows,
                  num_up=sum(1 for r in rows if r['up']), num_fresh=sum(1 for r in rows if r['fresh']),
-                 num_in=sum(1 for r in rows if r['in']), num_expected=len(rows))
+                 num_in=sum(1 for r in rows if r['in']), num_expected=len(rows), stuck_booting=stuck)
     return Observation(ready, state, missing)
 
 
@@ -143,7 +165,14 @@ def mds_needs_quorum_age(fsmap):
                for fs in fsmap['filesystems'] for r in fs['ranks'].values())
 
 
-def mds_observation(fsmap, filesystems=None, min_standby=0, flags=None, quorum_age=None, beacon_grace=15):
+def inactive_pgs(pgs):
+    """{state: count} of the PGs that are not active (an MDS in replay cannot read its journal from them)."""
+    if not pgs:
+        return {}
+    return dict((k, v) for k, v in pgs['by_state'].items() if 'active' not in k.split('+'))
+
+
+def mds_observation(fsmap, filesystems=None, min_standby=0, flags=None, quorum_age=None, beacon_grace=15, pgs=None):
     """Every named filesystem (default: all) has all its ranks up:active; at least ``min_standby`` standbys.
 
     Restarted mons know nothing of the MDS beacons sent before: a dead MDS stays up:active, not even laggy,
@@ -187,6 +216,11 @@ def mds_observation(fsmap, filesystems=None, min_standby=0, flags=None, quorum_a
                 text = 'fs %s rank %d on mds.%s is %s' % (name, rank, holder['name'], holder['state'])
                 if holder['state'] == 'up:replay' and 'pause' in flags:
                     text += ': the MDS is in replay while the pause flag is set: unset pause'
+                elif holder['state'] == 'up:replay' and inactive_pgs(pgs):
+                    stuck = inactive_pgs(pgs)
+                    text += (': %d PGs are not active (%s), so it cannot read its journal: an OSD is down or stuck '
+                             '(see the OSD gate, `ceph pg dump_stuck inactive`)'
+                             % (sum(stuck.values()), ', '.join('%d %s' % (n, k) for k, n in sorted(stuck.items()))))
                 problems.append(text)
         if fs['max_mds'] and len(fs['ranks']) < fs['max_mds'] and not problems:
             problems.append('fs %s has %d of %d ranks up' % (name, len(fs['ranks']), fs['max_mds']))

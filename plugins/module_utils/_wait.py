@@ -151,21 +151,28 @@ def run_gate(module, what, check, extra=None):
     Ready: exit with changed=False. Check mode and not ready: exit, with a warning (the gate was evaluated
     once, not waited on). Timed out: fail, with the message naming what is missing and the last state.
     A GateError (bad input, a rejected command) fails at once with its details.
+    ``extra``, a dict read when the module ends, is added to the result: a gate that repairs something while
+    it waits reports it there, with ``changed`` and a ``done`` sentence appended to the message.
     """
+    extra = extra if extra is not None else {}
     if module.params['timeout'] < 0 or module.params['poll'] <= 0:
         module.fail_json(msg='timeout must be >= 0 and poll > 0 (got timeout=%s, poll=%s)'
                          % (module.params['timeout'], module.params['poll']))
     try:
         result = wait_for(check, module.params['timeout'], module.params['poll'], check_mode=module.check_mode)
     except GateError as exc:
-        module.fail_json(msg=str(exc), **exc.details())
+        module.fail_json(msg=str(exc), **dict(exc.details(), **_extra_fields(extra)))
     out = result.as_dict()
-    out.update(extra or {})
-    out['changed'] = False
-    out['msg'] = result.summary(what)
+    out.update(_extra_fields(extra))
+    out['changed'] = bool(extra.get('changed'))
+    out['msg'] = result.summary(what) + ('; ' + extra['done'] if extra.get('done') else '')
     if result.ready:
         module.exit_json(**out)
     if module.check_mode:
         module.warn('check mode: evaluated once without waiting: ' + out['msg'])
         module.exit_json(**out)
     module.fail_json(**out)
+
+
+def _extra_fields(extra):
+    return dict((k, v) for k, v in extra.items() if k != 'done')

@@ -17,7 +17,8 @@ description:
     show an MDS that died with the power as up:active until that long without its beacon.
   - Says what is wrong in terms an operator can act on - a failed rank with no MDS to take it, a damaged rank,
     a filesystem left down or not joinable by a power-off, a rank stuck in replay because the V(pause) flag
-    is set (read from C(ceph osd dump) only then).
+    is set (read from C(ceph osd dump) only then) or because PGs are not active (read from C(ceph pg stat) only
+    then; it cannot read its journal from them).
 author:
   - blackstart contributors (@blackstart)
 extends_documentation_fragment:
@@ -113,10 +114,19 @@ state:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import ceph_argument_spec, cli_from_module
+from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import (
+    CephCommandError, ceph_argument_spec, cli_from_module)
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph_gates import (
     mds_needs_flags, mds_needs_quorum_age, mds_observation)
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import gate_argument_spec, run_gate
+
+
+def replay_pgs(cli):
+    """The PG states, read only to explain a rank in replay; a mgr that does not answer leaves it unexplained."""
+    try:
+        return cli.pg_stat()
+    except CephCommandError:
+        return None
 
 
 def main():
@@ -132,10 +142,12 @@ def main():
 
     def check():
         fsmap = cli.fs_dump()
-        flags = cli.osd_dump()['flags'] if mds_needs_flags(fsmap) else None
+        in_replay = mds_needs_flags(fsmap)
+        flags = cli.osd_dump()['flags'] if in_replay else None
         grace = module.params['beacon_grace']
         age = cli.quorum_status()['age'] if grace > 0 and mds_needs_quorum_age(fsmap) else None
-        return mds_observation(fsmap, module.params['filesystems'], module.params['min_standby'], flags, age, grace)
+        return mds_observation(fsmap, module.params['filesystems'], module.params['min_standby'], flags, age, grace,
+                               pgs=replay_pgs(cli) if in_replay else None)
 
     run_gate(module, 'CephFS MDS', check)
 

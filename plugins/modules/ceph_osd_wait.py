@@ -18,12 +18,23 @@ description:
     were stopped; blackstart's power-off stores it) or O(since) (a time, such as the mon host's boot time).
   - Without O(since_epoch) or O(since), "up" is trusted only while V(nodown) is not set; with V(nodown) set the
     gate waits and says why.
+  - An OSD "up" without that evidence is asked itself with C(ceph tell osd.N status) (not more often than every
+    15 seconds while it does not answer). It counts if it says V(active) (it runs; its host did not reboot). It is
+    stuck if it says V(booting) - measured on the lab after a hard power loss - it rebooted with the address the map
+    still shows "up", so the mons took its boot for a duplicate; O(mark_stuck_down) repairs that.
 author:
   - blackstart contributors (@blackstart)
 extends_documentation_fragment:
   - blackstart.cluster.attributes
   - blackstart.cluster.ceph
   - blackstart.cluster.wait
+attributes:
+  check_mode:
+    support: full
+    details: Evaluated once without waiting; with O(mark_stuck_down) it returns the OSDs it would mark down in RV(marked_down).
+  idempotent:
+    support: partial
+    details: Only reads, unless O(mark_stuck_down=true) finds an OSD stuck booting.
 options:
   osds:
     description:
@@ -40,9 +51,15 @@ options:
       - A time, as seconds since the epoch or an ISO 8601 string (V(2026-11-25T13:00:00Z)). An OSD counts as
         running only if the OSD map epoch that marked it up was written at or after this time (read with
         C(ceph osd dump <epoch>), once per epoch). Use the boot time of a mon host, whose clock stamped the maps.
-      - An OSD marked up before O(since) still counts if its daemon answers C(ceph tell osd.N version) - after a
-        power loss a fresh mon does not re-mark an OSD that rebooted with the same address, so its C(up_from) stays old.
     type: str
+  mark_stuck_down:
+    description:
+      - Mark down (C(ceph osd down N)) an OSD whose daemon says it is still booting while the map shows an earlier
+        life of it "up", so that it boots again and is marked up afresh. Each OSD is marked down at most once per run.
+      - Without it such an OSD is only named; the mons would mark it down by themselves after
+        C(mon_osd_report_timeout) (15 minutes).
+    type: bool
+    default: false
   require_in:
     description:
       - Also require every expected OSD to be "in".
@@ -59,6 +76,12 @@ EXAMPLES = r'''
 - name: After an outage, count only OSDs that came up after the first mon host booted
   blackstart.cluster.ceph_osd_wait:
     since: "{{ ansible_facts.date_time.epoch | int - ansible_facts.uptime_seconds }}"
+
+- name: After an outage, also repair OSDs stuck booting behind a stale "up" in the map
+  blackstart.cluster.ceph_osd_wait:
+    since: "{{ mon_host_boot_time }}"
+    mark_stuck_down: true
+  register: osd_gate
 
 - name: Wait for two OSDs only
   blackstart.cluster.ceph_osd_wait:
@@ -110,9 +133,15 @@ state:
       type: list
       elements: str
     osds:
-      description: One entry per expected OSD - id, host, up, in, up_from, fresh (up and booted after the reference point).
+      description:
+        - One entry per expected OSD - id, host, up, in, up_from, fresh (up and booted after the reference point),
+          daemon_state (what C(ceph tell osd.N status) said when the map alone was not evidence, else null).
       type: list
       elements: dict
+    stuck_booting:
+      description: Ids of OSDs whose daemon runs but is stuck booting behind a stale "up" in the map.
+      type: list
+      elements: int
     num_expected:
       description: How many OSDs were expected.
       type: int
@@ -133,7 +162,16 @@ state:
     num_up: 1
     num_fresh: 1
     num_in: 1
+    stuck_booting: []
+marked_down:
+  description: Ids of the OSDs marked down because they were stuck booting (in check mode, those it would mark down).
+  returned: always
+  type: list
+  elements: int
+  sample: [2]
 '''
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -141,6 +179,28 @@ from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import (
     CephCommandError, ceph_argument_spec, cli_from_module, parse_ceph_time)
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph_gates import osd_observation
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import gate_argument_spec, run_gate
+
+
+class QuietDaemons(object):
+    """Asks an OSD daemon its state, but a daemon that did not answer (each silence costs the op timeout) only
+    again after ``quiet`` seconds."""
+
+    def __init__(self, ask, quiet=15.0, clock=time.monotonic):
+        self.ask = ask
+        self.quiet = quiet
+        self.clock = clock
+        self.silent_since = {}
+
+    def __call__(self, osd_id):
+        last = self.silent_since.get(osd_id)
+        if last is not None and self.clock() - last < self.quiet:
+            return None
+        state = self.ask(osd_id)
+        if state is None:
+            self.silent_since[osd_id] = self.clock()
+        else:
+            self.silent_since.pop(osd_id, None)
+        return state
 
 
 def parse_since(value):
@@ -160,6 +220,7 @@ def main():
         since_epoch=dict(type='int'),
         since=dict(type='str'),
         require_in=dict(type='bool', default=True),
+        mark_stuck_down=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('since', 'since_epoch')])
@@ -182,14 +243,28 @@ def main():
                 epoch_times[epoch] = None
         return epoch_times[epoch]
 
+    daemon_state = QuietDaemons(cli.osd_daemon_state)
+    repair = dict(marked_down=[], changed=False)
+
     def check():
         dump = cli.osd_dump()
         if not hosts or any(o['id'] not in hosts for o in dump['osds']):
             hosts.update(cli.osd_tree())
-        return osd_observation(dump, hosts, module.params['osds'], module.params['since_epoch'], since,
-                               epoch_time, module.params['require_in'], answers=cli.osd_answers)
+        obs = osd_observation(dump, hosts, module.params['osds'], module.params['since_epoch'], since,
+                              epoch_time, module.params['require_in'], daemon_state=daemon_state)
+        if module.params['mark_stuck_down']:
+            for osd_id in obs.state['stuck_booting']:
+                if osd_id in repair['marked_down']:
+                    continue
+                if not module.check_mode:
+                    cli.osd_down(osd_id)
+                repair['marked_down'].append(osd_id)
+                repair['changed'] = True
+                repair['done'] = '%s down (stuck booting): osd.%s' % (
+                    'would mark' if module.check_mode else 'marked', ', osd.'.join(str(i) for i in repair['marked_down']))
+        return obs
 
-    run_gate(module, 'Ceph OSDs', check)
+    run_gate(module, 'Ceph OSDs', check, extra=repair)
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ import os
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 CEPH16 = os.path.join(FIXTURES, 'ceph-16.2')
 RELEASES = os.path.join(FIXTURES, 'ceph-releases')
-STATES = sorted(d for d in os.listdir(CEPH16) if os.path.isdir(os.path.join(CEPH16, d)))
+STATES = sorted(d for d in os.listdir(CEPH16) if os.path.isfile(os.path.join(CEPH16, d, "_meta.json")))
 
 # `ceph <words> --format json` -> capture file name
 COMMAND_FILES = {

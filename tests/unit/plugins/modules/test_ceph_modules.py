@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -201,19 +202,91 @@ def test_since_time_counts_only_osds_marked_up_after_it(run):
                FakeCeph('osds_started_flags', extra=extra))[1]['ready']
 
 
-def test_since_old_up_from_but_the_daemon_answers(run):
-    # Measured on the lab: after every host was killed, osd.2 rebooted with the same address and the fresh mon
-    # kept its old up_from; only `ceph tell osd.2 version` proves its daemon runs.
-    extra = {('osd', 'dump', str(e)): _dump_at(e, '2026-11-25T12:50:0%d.0+0000' % (e % 10)) for e in (57, 59, 61)}
-    extra[('tell', 'osd.0', 'version')] = (0, '{"version": "16.2.15"}', '')
-    extra[('tell', 'osd.1', 'version')] = (0, '{"version": "16.2.15"}', '')
-    extra[('tell', 'osd.2', 'version')] = (1, '', 'Error ENXIO: problem getting command descriptions from osd.2')
+STATUS = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'ceph-16.2', 'daemon', 'tell_osd_status.json')
+
+
+def daemon_status(state, whoami=0):
+    """`ceph tell osd.N status` as captured on the lab, with the daemon's state set."""
+    with open(STATUS) as f:
+        data = json.load(f)
+    data.update(state=state, whoami=whoami)
+    return 0, json.dumps(data), ''
+
+
+def _old_maps():
+    return {('osd', 'dump', str(e)): _dump_at(e, '2026-11-25T12:50:0%d.0+0000' % (e % 10)) for e in (57, 59, 61)}
+
+
+def test_since_old_up_from_asks_the_daemon(run):
+    # osd.0's host never rebooted (active: counts); osd.1 rebooted with the address its previous life has in the
+    # map and the mons took its boot for a duplicate (booting: stuck); osd.2 does not answer (not running).
+    extra = _old_maps()
+    extra[('tell', 'osd.0', 'status')] = daemon_status('active', 0)
+    extra[('tell', 'osd.1', 'status')] = daemon_status('booting', 1)
     code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', timeout=0),
                        FakeCeph('osds_stopped_with_flags', extra=extra))
-    assert code == 1
-    assert 'osd.2 on vm is "up" in the map but was marked up before' in result['msg']
-    assert 'osd.0' not in result['msg'] and 'osd.1' not in result['msg']
-    assert [o['fresh'] for o in result['state']['osds']] == [True, True, False]
+    assert code == 1 and not result['changed'] and result['marked_down'] == []
+    assert result['missing'] == [
+        'osd.1 on vm is "up" in the map but was marked up before 2026-11-25T13:10:00Z (up_from epoch 59): its daemon '
+        'runs but is stuck booting - the mons took its boot for a duplicate of its previous life; `ceph osd down 1` '
+        'lets it boot',
+        'osd.2 on vm is "up" in the map but was marked up before 2026-11-25T13:10:00Z (up_from epoch 61): its daemon '
+        'does not answer, it is not running']
+    assert [(o['fresh'], o['daemon_state']) for o in result['state']['osds']] == [
+        (True, 'active'), (False, 'booting'), (False, None)]
+    assert result['state']['stuck_booting'] == [1]
+
+
+def test_mark_stuck_down_once_then_the_fresh_boot_passes(run, no_sleep):
+    extra = _old_maps()
+    extra.update({('osd', 'dump', str(e)): _dump_at(e, '2026-11-25T13:11:1%d.0+0000' % (e % 10)) for e in (88, 90, 92)})
+    for i in range(3):
+        extra[('tell', 'osd.%d' % i, 'status')] = daemon_status('booting', i)
+    downs = []
+
+    def osd_down(words):
+        downs.append(words)
+        fake.advance()  # the OSDs boot again and are marked up afresh
+        return 0, '', 'marked down osd.%s. ' % words[2]
+    for i in range(3):
+        extra[('osd', 'down', str(i))] = osd_down
+    fake = FakeCeph(['osds_stopped_with_flags', 'osds_started_flags'], extra=extra)
+    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', mark_stuck_down=True, timeout=60), fake)
+    assert code == 0 and result['ready'] and result['changed']
+    assert downs == [('osd', 'down', '0'), ('osd', 'down', '1'), ('osd', 'down', '2')]
+    assert result['marked_down'] == [0, 1, 2] and 'marked down (stuck booting): osd.0, osd.1, osd.2' in result['msg']
+    # Check mode predicts and writes nothing.
+    downs[:] = []
+    fake = FakeCeph(['osds_stopped_with_flags'], extra=extra)
+    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', mark_stuck_down=True), fake,
+                       check_mode=True)
+    assert code == 0 and result['changed'] and result['marked_down'] == [0, 1, 2] and downs == []
+    assert 'would mark down (stuck booting)' in result['msg']
+
+
+def test_a_release_without_tell_status_falls_back_to_version(run):
+    extra = _old_maps()
+    for i in range(3):
+        extra[('tell', 'osd.%d' % i, 'status')] = (22, '', 'Error EINVAL: unrecognized command')
+        extra[('tell', 'osd.%d' % i, 'version')] = (0, '{"version": "12.2.13"}', '')
+    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', timeout=0),
+                       FakeCeph('osds_stopped_with_flags', extra=extra))
+    assert code == 0 and [o['daemon_state'] for o in result['state']['osds']] == ['unknown'] * 3
+
+
+def test_a_silent_daemon_is_asked_again_only_after_the_quiet_time():
+    now = [100.0]
+    asked = []
+
+    def ask(osd_id):
+        asked.append(osd_id)
+        return None if now[0] < 120 else 'active'
+    daemons = ceph_osd_wait.QuietDaemons(ask, quiet=15.0, clock=lambda: now[0])
+    assert daemons(3) is None and daemons(3) is None and asked == [3]
+    now[0] = 116.0
+    assert daemons(3) is None and asked == [3, 3]
+    now[0] = 131.5
+    assert daemons(3) == 'active' and daemons(3) == 'active' and asked == [3, 3, 3, 3]
 
 
 def test_since_trimmed_epoch_is_not_fresh(run):
@@ -266,6 +339,22 @@ def test_mds_replay_while_paused_says_unset_pause(run):
     assert code == 1
     assert 'fs cephfs rank 0 on mds.b is up:replay: the MDS is in replay while the pause flag is set: unset pause' in result['msg']
     assert result['state']['pause'] is True
+
+
+def test_mds_replay_behind_inactive_pgs_says_so(run):
+    # The `osds_down_all` capture: every OSD down, 8 PGs stale+peering; an MDS in replay cannot read its journal.
+    def replay(m, d):
+        m['info']['gid_4851']['state'] = 'up:replay'
+    fake = FakeCeph('osds_down_all', extra={('fs', 'dump'): _fs_dump(replay)})
+    code, result = run(ceph_mds_wait.main, dict(timeout=0), fake)
+    assert code == 1
+    assert ('fs cephfs rank 0 on mds.b is up:replay: 8 PGs are not active (8 stale+peering), so it cannot read its '
+            'journal: an OSD is down or stuck') in result['msg'], result['msg']
+    # A mgr that does not answer `pg stat` leaves the replay unexplained, not the gate broken.
+    fake = FakeCeph('osds_down_all', extra={('fs', 'dump'): _fs_dump(replay), ('pg', 'stat'): (124, '', '')})
+    code, result = run(ceph_mds_wait.main, dict(timeout=0), fake)
+    assert code == 1 and result['missing'] == ['fs cephfs rank 0 on mds.b is up:replay']
+    assert result['transient_count'] == 0
 
 
 def test_mds_active_is_not_believed_from_a_young_quorum(run):
