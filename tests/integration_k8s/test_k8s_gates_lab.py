@@ -211,8 +211,13 @@ spec:
         # Out of scope: another class, another namespace.
         assert gates.k8s("k8s_storage_wait", storage_classes=["rbd"], grace=1, timeout=0)["ready"]
         assert gates.k8s("k8s_storage_wait", namespaces=["default"], grace=1, timeout=0)["ready"]
-        # Within the grace period the pod is not stuck yet; the claim still is not Bound.
+        # Within the grace period the pod is not stuck yet, only still waiting; the claim still is not Bound.
         r = gates.k8s("k8s_storage_wait", grace=3600, timeout=0)
+        assert [p["past_grace"] for p in r["state"]["stuck_pods"]] == [False], r
+        assert "pod ci/jenkins-0 still Pending (not scheduled" in r["msg"], r["msg"]
+        assert r["state"]["unbound_pvcs"][0]["name"] == "jenkins-home", r
+        # The looser check lets the young pod pass; the claim alone holds the gate.
+        r = gates.k8s("k8s_storage_wait", grace=3600, timeout=0, pods_running=False)
         assert r["state"]["stuck_pods"] == [] and r["state"]["unbound_pvcs"][0]["name"] == "jenkins-home", r
     finally:
         lab.kubectl("delete", "namespace", "ci", "--wait=false", check=False)
