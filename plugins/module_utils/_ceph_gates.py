@@ -82,8 +82,8 @@ def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_
     reports, None when it does not answer). An ``active`` daemon counts: it runs, it only did not need to boot
     (its host stayed up). A daemon that answers but is ``booting`` is stuck: it rebooted with the address the map
     still shows "up" (a container's deterministic PID makes the same nonce), the mons took its boot for a
-    duplicate and will only notice after mon_osd_report_timeout (900 s); marking it down lets it boot. Those ids
-    are in ``state['stuck_booting']``.
+    duplicate and will only notice after mon_osd_report_timeout (900 s); restarting it (a new process, a new
+    address) lets it boot. Those ids are in ``state['stuck_booting']``.
     """
     by_id = dict((o['id'], o) for o in dump['osds'] if o['exists'])
     if osds:
@@ -127,7 +127,8 @@ def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_
                     fresh = False
                     stuck.append(osd['id'])
                     why = (stale + ': its daemon runs but is stuck %s - the mons took its boot for a duplicate of its '
-                           'previous life; `ceph osd down %d` lets it boot' % (said, osd['id']))
+                           'previous life; restart the daemon on its host (a new process boots with a new address)'
+                           % said)
         if fresh and require_in and not osd['in']:
             why = '%s is up but out: run `ceph osd in %d` once it is healthy' % (name, osd['id'])
         if why:

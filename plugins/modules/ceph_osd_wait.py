@@ -21,7 +21,7 @@ description:
   - An OSD "up" without that evidence is asked itself with C(ceph tell osd.N status) (not more often than every
     15 seconds while it does not answer). It counts if it says V(active) (it runs; its host did not reboot). It is
     stuck if it says V(booting) - measured on the lab after a hard power loss - it rebooted with the address the map
-    still shows "up", so the mons took its boot for a duplicate; O(mark_stuck_down) repairs that.
+    still shows "up", so the mons took its boot for a duplicate and it waits; see O(on_stuck_booting).
 author:
   - blackstart contributors (@blackstart)
 extends_documentation_fragment:
@@ -31,10 +31,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Evaluated once without waiting; with O(mark_stuck_down) it returns the OSDs it would mark down in RV(marked_down).
+    details: Evaluated once without waiting; with O(on_stuck_booting=mark_down) it returns the OSDs it would mark down in RV(marked_down).
   idempotent:
     support: partial
-    details: Only reads, unless O(mark_stuck_down=true) finds an OSD stuck booting.
+    details: Only reads, unless O(on_stuck_booting=mark_down) finds an OSD stuck booting.
 options:
   osds:
     description:
@@ -52,14 +52,19 @@ options:
         running only if the OSD map epoch that marked it up was written at or after this time (read with
         C(ceph osd dump <epoch>), once per epoch). Use the boot time of a mon host, whose clock stamped the maps.
     type: str
-  mark_stuck_down:
+  on_stuck_booting:
     description:
-      - Mark down (C(ceph osd down N)) an OSD whose daemon says it is still booting while the map shows an earlier
-        life of it "up", so that it boots again and is marked up afresh. Each OSD is marked down at most once per run.
-      - Without it such an OSD is only named; the mons would mark it down by themselves after
-        C(mon_osd_report_timeout) (15 minutes).
-    type: bool
-    default: false
+      - What to do about an OSD whose daemon says it is still booting while the map shows an earlier life of it
+        "up" (see the description).
+      - V(report) ends the gate at once, failed, with the ids in RV(state.stuck_booting), so that the caller
+        restarts those daemons on their hosts; a new process boots with a new address and is marked up afresh.
+        This is what the ceph role does.
+      - V(mark_down) runs C(ceph osd down N) once per OSD and keeps waiting. The daemon sends its boot again only
+        when its monitor session reconnects (about 2.5 minutes on the lab).
+      - V(wait) only names them.
+    type: str
+    choices: [wait, mark_down, report]
+    default: wait
   require_in:
     description:
       - Also require every expected OSD to be "in".
@@ -77,10 +82,10 @@ EXAMPLES = r'''
   blackstart.cluster.ceph_osd_wait:
     since: "{{ ansible_facts.date_time.epoch | int - ansible_facts.uptime_seconds }}"
 
-- name: After an outage, also repair OSDs stuck booting behind a stale "up" in the map
+- name: After an outage, end at once if an OSD is stuck booting behind a stale "up" (restart it, then wait again)
   blackstart.cluster.ceph_osd_wait:
     since: "{{ mon_host_boot_time }}"
-    mark_stuck_down: true
+    on_stuck_booting: report
   register: osd_gate
 
 - name: Wait for two OSDs only
@@ -178,7 +183,20 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import (
     CephCommandError, ceph_argument_spec, cli_from_module, parse_ceph_time)
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph_gates import osd_observation
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import gate_argument_spec, run_gate
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, gate_argument_spec, run_gate
+
+
+class StuckBooting(GateError):
+    """Ends the gate at once: restarting the stuck daemons (on their hosts) is the caller's job."""
+
+    def __init__(self, obs):
+        super(StuckBooting, self).__init__(
+            'Ceph OSDs: stuck booting, restart their daemons: ' + '; '.join(
+                m for m in obs.missing if 'stuck booting' in m))
+        self.obs = obs
+
+    def details(self):
+        return dict(ready=False, state=self.obs.state, missing=self.obs.missing)
 
 
 class QuietDaemons(object):
@@ -220,7 +238,7 @@ def main():
         since_epoch=dict(type='int'),
         since=dict(type='str'),
         require_in=dict(type='bool', default=True),
-        mark_stuck_down=dict(type='bool', default=False),
+        on_stuck_booting=dict(type='str', default='wait', choices=['wait', 'mark_down', 'report']),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('since', 'since_epoch')])
@@ -252,7 +270,9 @@ def main():
             hosts.update(cli.osd_tree())
         obs = osd_observation(dump, hosts, module.params['osds'], module.params['since_epoch'], since,
                               epoch_time, module.params['require_in'], daemon_state=daemon_state)
-        if module.params['mark_stuck_down']:
+        if module.params['on_stuck_booting'] == 'report' and obs.state['stuck_booting'] and not module.check_mode:
+            raise StuckBooting(obs)
+        if module.params['on_stuck_booting'] == 'mark_down':
             for osd_id in obs.state['stuck_booting']:
                 if osd_id in repair['marked_down']:
                     continue

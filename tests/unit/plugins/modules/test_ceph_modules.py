@@ -228,8 +228,8 @@ def test_since_old_up_from_asks_the_daemon(run):
     assert code == 1 and not result['changed'] and result['marked_down'] == []
     assert result['missing'] == [
         'osd.1 on vm is "up" in the map but was marked up before 2026-11-25T13:10:00Z (up_from epoch 59): its daemon '
-        'runs but is stuck booting - the mons took its boot for a duplicate of its previous life; `ceph osd down 1` '
-        'lets it boot',
+        'runs but is stuck booting - the mons took its boot for a duplicate of its previous life; restart the daemon '
+        'on its host (a new process boots with a new address)',
         'osd.2 on vm is "up" in the map but was marked up before 2026-11-25T13:10:00Z (up_from epoch 61): its daemon '
         'does not answer, it is not running']
     assert [(o['fresh'], o['daemon_state']) for o in result['state']['osds']] == [
@@ -237,11 +237,30 @@ def test_since_old_up_from_asks_the_daemon(run):
     assert result['state']['stuck_booting'] == [1]
 
 
-def test_mark_stuck_down_once_then_the_fresh_boot_passes(run, no_sleep):
+def _stuck_extra():
     extra = _old_maps()
     extra.update({('osd', 'dump', str(e)): _dump_at(e, '2026-11-25T13:11:1%d.0+0000' % (e % 10)) for e in (88, 90, 92)})
     for i in range(3):
         extra[('tell', 'osd.%d' % i, 'status')] = daemon_status('booting', i)
+    return extra
+
+
+def test_stuck_booting_reported_at_once_for_the_caller_to_restart(run, no_sleep):
+    fake = FakeCeph(['osds_stopped_with_flags'], extra=_stuck_extra())
+    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', on_stuck_booting='report', timeout=600),
+                       fake)
+    assert code == 1 and not result['ready'] and result['state']['stuck_booting'] == [0, 1, 2]
+    assert result['msg'].startswith('Ceph OSDs: stuck booting, restart their daemons: osd.0 on vm is "up" in the map')
+    assert 'restart the daemon on its host (a new process boots with a new address)' in result['msg']
+    assert [c for c in fake.calls if 'down' in c] == [], 'report changes nothing'
+    # In check mode it is evaluated once, like any gate, and reported without failing.
+    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', on_stuck_booting='report'),
+                       FakeCeph(['osds_stopped_with_flags'], extra=_stuck_extra()), check_mode=True)
+    assert code == 0 and result['state']['stuck_booting'] == [0, 1, 2] and not result['changed']
+
+
+def test_mark_down_once_then_the_fresh_boot_passes(run, no_sleep):
+    extra = _stuck_extra()
     downs = []
 
     def osd_down(words):
@@ -251,14 +270,15 @@ def test_mark_stuck_down_once_then_the_fresh_boot_passes(run, no_sleep):
     for i in range(3):
         extra[('osd', 'down', str(i))] = osd_down
     fake = FakeCeph(['osds_stopped_with_flags', 'osds_started_flags'], extra=extra)
-    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', mark_stuck_down=True, timeout=60), fake)
+    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', on_stuck_booting='mark_down', timeout=60),
+                       fake)
     assert code == 0 and result['ready'] and result['changed']
     assert downs == [('osd', 'down', '0'), ('osd', 'down', '1'), ('osd', 'down', '2')]
     assert result['marked_down'] == [0, 1, 2] and 'marked down (stuck booting): osd.0, osd.1, osd.2' in result['msg']
     # Check mode predicts and writes nothing.
     downs[:] = []
     fake = FakeCeph(['osds_stopped_with_flags'], extra=extra)
-    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', mark_stuck_down=True), fake,
+    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', on_stuck_booting='mark_down'), fake,
                        check_mode=True)
     assert code == 0 and result['changed'] and result['marked_down'] == [0, 1, 2] and downs == []
     assert 'would mark down (stuck booting)' in result['msg']
