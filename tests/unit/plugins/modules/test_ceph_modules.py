@@ -351,10 +351,17 @@ def _fs_dump(mutate):
     return (0, json.dumps(data), 'dumped fsmap epoch 30')
 
 
-def test_mds_replay_while_paused_says_unset_pause(run):
+def _replaying(state, extra=None):
+    """A captured state whose active MDS (mds.b) is in up:replay instead."""
     def replay(m, d):
         m['info']['gid_4851']['state'] = 'up:replay'
-    fake = FakeCeph('flags_set', extra={('fs', 'dump'): _fs_dump(replay)})
+    extra = dict(extra or {})
+    extra[('fs', 'dump')] = _fs_dump(replay)
+    return FakeCeph(state, extra=extra)
+
+
+def test_mds_replay_while_paused_says_unset_pause(run):
+    fake = _replaying('flags_set')
     code, result = run(ceph_mds_wait.main, dict(timeout=0), fake)
     assert code == 1
     assert 'fs cephfs rank 0 on mds.b is up:replay: the MDS is in replay while the pause flag is set: unset pause' in result['msg']
@@ -363,15 +370,13 @@ def test_mds_replay_while_paused_says_unset_pause(run):
 
 def test_mds_replay_behind_inactive_pgs_says_so(run):
     # The `osds_down_all` capture: every OSD down, 8 PGs stale+peering; an MDS in replay cannot read its journal.
-    def replay(m, d):
-        m['info']['gid_4851']['state'] = 'up:replay'
-    fake = FakeCeph('osds_down_all', extra={('fs', 'dump'): _fs_dump(replay)})
+    fake = _replaying('osds_down_all')
     code, result = run(ceph_mds_wait.main, dict(timeout=0), fake)
     assert code == 1
     assert ('fs cephfs rank 0 on mds.b is up:replay: 8 PGs are not active (8 stale+peering), so it cannot read its '
             'journal: an OSD is down or stuck') in result['msg'], result['msg']
     # A mgr that does not answer `pg stat` leaves the replay unexplained, not the gate broken.
-    fake = FakeCeph('osds_down_all', extra={('fs', 'dump'): _fs_dump(replay), ('pg', 'stat'): (124, '', '')})
+    fake = _replaying('osds_down_all', {('pg', 'stat'): (124, '', '')})
     code, result = run(ceph_mds_wait.main, dict(timeout=0), fake)
     assert code == 1 and result['missing'] == ['fs cephfs rank 0 on mds.b is up:replay']
     assert result['transient_count'] == 0
