@@ -29,6 +29,16 @@ def test_incident_reproduces_and_heals(lab, hosts, mon):
     workers = with_role(lab, "k8s_workers")
     client = hosts[workers[0]] if workers else mon
 
+    # 0. This test reproduces the incident (a dead OSD the cluster reports down, no MDS). A second failure mode
+    #    would blur it: a container boots its OSDs with the same PIDs every time, so an OSD can come back with
+    #    the address (nonce = PID) its previous life has "up" in the map; the mons take its boot for a duplicate
+    #    and it stays "booting", reporting nobody down (measured; blackstart's OSD gate names it and power_on
+    #    restarts it). Random nonces keep this reproduction to the incident alone.
+    for name in with_role(lab, "ceph_osd"):
+        assert hosts[name].run(
+            "mkdir -p /etc/systemd/system/ceph-osd@.service.d && printf '[Service]\\nEnvironment=CEPH_USE_RANDOM_NONCE=1\\n'"
+            " > /etc/systemd/system/ceph-osd@.service.d/random-nonce.conf && systemctl daemon-reload").rc == 0
+
     # 1. autostart lost: units disabled (still running), then every host loses power at once
     assert hosts[osd_host].run(f"systemctl disable ceph-osd@{osd_id}").rc == 0
     for m in mds_hosts:
