@@ -74,9 +74,9 @@ def test_etcd_snapshot_copied_to_the_controller_privately():
     assert os.stat(copy).st_mode & 0o777 == 0o600, oct(os.stat(copy).st_mode)
     with open(copy, 'rb') as f:
         local = hashlib.sha1(f.read()).hexdigest()
-    g = labcheck.groups()
-    first_etcd = (g.get('etcd') or g['k8s_control_plane'])[0]
-    remote = labcheck.host(first_etcd).check_output('sha1sum %s' % record['etcd_snapshot']).split()[0]
+    out = labcheck.host(record['etcd_snapshot_host']).run('sha1sum %s' % record['etcd_snapshot'])
+    assert out.rc == 0, (record, out.stdout, out.stderr)
+    remote = out.stdout.split()[0]
     assert local == remote == record['etcd_snapshot_sha1'] and os.path.getsize(copy) > 0
 
 
