@@ -186,7 +186,8 @@ class CephClient(CephCLI):
         return 'unknown'
 
     def osd_down(self, osd_id):
-        """Mark osd.N down (``ceph osd down N``): a running daemon then boots again and is marked up afresh."""
+        """Mark osd.N down (``ceph osd down N``). An active daemon boots again at once; one stuck booting only when
+        its mon session reconnects (minutes, measured on the lab)."""
         self.run(['osd', 'down', str(int(osd_id))], fmt_json=False)
 
     def fs_set(self, name, key, value):

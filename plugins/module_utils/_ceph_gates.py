@@ -215,10 +215,10 @@ def mds_observation(fsmap, filesystems=None, min_standby=0, flags=None, quorum_a
                                 % (name, rank, holder['name'], holder['state'], holder['laggy_since']))
             elif holder['state'] != 'up:active':
                 text = 'fs %s rank %d on mds.%s is %s' % (name, rank, holder['name'], holder['state'])
+                stuck = inactive_pgs(pgs) if holder['state'] == 'up:replay' else {}
                 if holder['state'] == 'up:replay' and 'pause' in flags:
                     text += ': the MDS is in replay while the pause flag is set: unset pause'
-                elif holder['state'] == 'up:replay' and inactive_pgs(pgs):
-                    stuck = inactive_pgs(pgs)
+                elif stuck:
                     text += (': %d PGs are not active (%s), so it cannot read its journal: an OSD is down or stuck '
                              '(see the OSD gate, `ceph pg dump_stuck inactive`)'
                              % (sum(stuck.values()), ', '.join('%d %s' % (n, k) for k, n in sorted(stuck.items()))))
