@@ -16,11 +16,7 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import SEVERITY_ORDER
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, Observation
-
-
-class GateInputError(GateError):
-    """The gate was asked about something the cluster does not have."""
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateInputError, Observation
 
 
 # ----------------------------------------------------------------------------------------------- quorum
@@ -68,22 +64,67 @@ def _osd_name(osd, hosts):
 OSD_SERVING = ('active', 'unknown')
 
 
+def same_host(a, b):
+    """Host names match exactly or by their short name (CRUSH uses the short name, an inventory often the FQDN)."""
+    if not a or not b:
+        return False
+    return a == b or a.split('.')[0] == b.split('.')[0]
+
+
+def expected_down_reasons(ids, hosts, expect_down=(), absent_hosts=()):
+    """{osd id: why it may stay down} for the OSDs of ``ids`` named in ``expect_down`` or on an absent host."""
+    reasons = {}
+    wanted = set(int(i) for i in expect_down or ())
+    for osd_id in ids:
+        host = hosts.get(osd_id)
+        absent = [h for h in absent_hosts or () if same_host(host, h)]
+        if absent:
+            reasons[osd_id] = 'its host %s is absent' % absent[0]
+        elif osd_id in wanted:
+            reasons[osd_id] = 'it was down or out before'
+    return reasons
+
+
+def _stale_why(osd, name, since_epoch, since, epoch_time):
+    """Why "up" in the map is not evidence for this OSD, or None when it booted after the reference point."""
+    if since_epoch is not None:
+        if osd['up_from'] <= since_epoch:
+            return '%s is "up" in the map but has not booted since epoch %d (up_from %d)' % (name, since_epoch,
+                                                                                           osd['up_from'])
+        return None
+    if since is not None:
+        t = epoch_time(osd['up_from'])
+        if t is None or t < since:
+            return '%s is "up" in the map but was marked up before %s (up_from epoch %d)' % (
+                name, _fmt_time(since), osd['up_from'])
+        return None
+    # No reference point: the map alone is no evidence (stale "up" after a hard power loss for 900 s, or nodown).
+    return '%s is "up" in the map (no since/since_epoch given, so only its daemon can prove it runs)' % name
+
+
 def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_time=None, require_in=True,
-                    daemon_state=None):
+                    daemon_state=None, expect_down=(), absent_hosts=()):
     """Every expected OSD up (and in) with fresh evidence that its daemon runs.
 
     The osdmap lies in two cases measured on Ceph 16.2: with ``nodown`` set, stopped OSDs stay "up"; after a
     whole-cluster hard power loss nobody reports the dead OSDs for 900 s. So "up" counts only when the OSD
     (re)booted after the reference point: ``since_epoch`` (an osdmap epoch recorded before the OSDs were
     stopped) or ``since`` (epoch seconds, e.g. the mon host's boot time; ``epoch_time(e)`` says when osdmap
-    epoch ``e`` was written). Without either, "up" is trusted only while ``nodown`` is not set.
+    epoch ``e`` was written), or when its daemon says so itself.
 
-    An OSD "up" without that evidence is asked itself (``daemon_state(id)``, the state ``ceph tell osd.N status``
-    reports, None when it does not answer). An ``active`` daemon counts: it runs, it only did not need to boot
-    (its host stayed up). A daemon that answers but is ``booting`` is stuck: it rebooted with the address the map
-    still shows "up" (a container's deterministic PID makes the same nonce), the mons took its boot for a
-    duplicate and will only notice after mon_osd_report_timeout (900 s); restarting it (a new process, a new
-    address) lets it boot. Those ids are in ``state['stuck_booting']``.
+    An OSD "up" without that evidence - and every "up" OSD when neither ``since_epoch`` nor ``since`` is given - is
+    asked itself (``daemon_state(id)``, the state ``ceph tell osd.N status`` reports, None when it does not answer).
+    An ``active`` daemon counts: it runs. A daemon that does not answer does not run: the gate never passes on the
+    map alone. A daemon that answers but is ``booting`` is stuck: it rebooted with the address the map still shows
+    "up" (a container's deterministic PID makes the same nonce), the mons took its boot for a duplicate and will
+    only notice after mon_osd_report_timeout (900 s); restarting it (a new process, a new address) lets it boot.
+    Those ids are in ``state['stuck_booting']``.
+
+    OSDs in ``expect_down``, or whose host (``hosts``, from the CRUSH tree) is in ``absent_hosts``, may stay down
+    and out: they are not waited on, they are listed in ``state['expected_down']`` and described in
+    ``state['degraded']``. An id of ``expect_down`` that is no longer in the map is left out.
+    ``state['down']`` and ``state['out']`` list every OSD of the map that is down / out as the map says (a baseline
+    recorded before a power-off), ``state['not_running']`` those "up" in the map whose daemon did not answer.
     """
     by_id = dict((o['id'], o) for o in dump['osds'] if o['exists'])
     if osds:
@@ -91,14 +132,16 @@ def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_
         if unknown:
             raise GateInputError('osd.%s not in the osdmap (OSDs: %s): check the expected OSD ids'
                                  % (', osd.'.join(str(i) for i in unknown), ', '.join(str(i) for i in sorted(by_id))))
-        expected = [by_id[i] for i in osds]
+        chosen = list(osds)
     else:
-        expected = [by_id[i] for i in sorted(by_id)]
+        chosen = sorted(by_id)
+    excused = expected_down_reasons(chosen, hosts, expect_down, absent_hosts)
+    expected = [by_id[i] for i in chosen if i not in excused]
     flags = dump['flags']
-    unverifiable = since_epoch is None and since is None and 'nodown' in flags
     missing = []
     rows = []
     stuck = []
+    silent = []
     for osd in expected:
         name = _osd_name(osd, hosts)
         fresh = osd['up']
@@ -106,23 +149,17 @@ def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_
         said = None
         if not osd['up']:
             why = '%s is down (marked down at epoch %d)' % (name, osd['down_at']) if osd['down_at'] else '%s is down' % name
-        elif unverifiable:
-            fresh = False
         else:
-            stale = None
-            if since_epoch is not None and osd['up_from'] <= since_epoch:
-                stale = ('%s is "up" in the map but has not booted since epoch %d (up_from %d)'
-                         % (name, since_epoch, osd['up_from']))
-            elif since is not None:
-                t = epoch_time(osd['up_from'])
-                if t is None or t < since:
-                    stale = ('%s is "up" in the map but was marked up before %s (up_from epoch %d)'
-                             % (name, _fmt_time(since), osd['up_from']))
+            stale = _stale_why(osd, name, since_epoch, since, epoch_time)
             if stale:
                 said = daemon_state(osd['id']) if daemon_state else None
                 if said is None:
                     fresh = False
+                    silent.append(osd['id'])
                     why = stale + ': its daemon does not answer, it is not running'
+                    if 'nodown' in flags:
+                        why += ' (nodown is set: the map keeps stopped OSDs "up")'
+                    why += '; start it on its host (systemctl start ceph-osd@%d)' % osd['id']
                 elif said not in OSD_SERVING:
                     fresh = False
                     stuck.append(osd['id'])
@@ -135,17 +172,23 @@ def osd_observation(dump, hosts, osds=None, since_epoch=None, since=None, epoch_
             missing.append(why)
         rows.append(dict(id=osd['id'], host=hosts.get(osd['id']), up=osd['up'], up_from=osd['up_from'],
                          fresh=fresh, daemon_state=said, **{'in': osd['in']}))
-    if unverifiable:
-        missing.insert(0, 'nodown is set, so the osdmap keeps stopped OSDs "up" and cannot prove any OSD runs: '
-                          'give since_epoch (recorded at power-off) or since (boot time), or unset nodown')
     if 'noup' in flags and any(not o['up'] for o in expected):
         missing.append('noup is set: booting OSDs stay down until `ceph osd unset noup`')
-    ready = bool(expected) and not missing
-    if not expected:
+    degraded = []
+    for osd_id in sorted(excused):
+        osd = by_id[osd_id]
+        now = '%s and %s' % ('up' if osd['up'] else 'down', 'in' if osd['in'] else 'out')
+        degraded.append('%s is %s, not waited on: %s' % (_osd_name(osd, hosts), now, excused[osd_id]))
+    ready = bool(expected or excused) and not missing
+    if not by_id:
         missing.append('no OSD exists in the osdmap')
     state = dict(epoch=dump['epoch'], flags=sorted(flags), osds=rows,
                  num_up=sum(1 for r in rows if r['up']), num_fresh=sum(1 for r in rows if r['fresh']),
-                 num_in=sum(1 for r in rows if r['in']), num_expected=len(rows), stuck_booting=stuck)
+                 num_in=sum(1 for r in rows if r['in']), num_expected=len(rows), stuck_booting=stuck,
+                 expected_down=sorted(excused), degraded=degraded,
+                 down=sorted(i for i, o in by_id.items() if not o['up']),
+                 out=sorted(i for i, o in by_id.items() if not o['in']),
+                 not_running=sorted(silent))
     return Observation(ready, state, missing)
 
 

@@ -9,11 +9,7 @@ Private to the collection (leading underscore).
 
 from __future__ import annotations
 
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, Observation
-
-
-class GateInputError(GateError):
-    """The gate was asked about a member the cluster does not have."""
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateInputError, Observation
 
 
 def _member_label(m):

@@ -13,16 +13,12 @@ Private to the collection (leading underscore).
 
 from __future__ import annotations
 
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, Observation
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateInputError, Observation
 
 # Events on a pod that mean "its volume cannot be attached or mounted".
 MOUNT_EVENT_REASONS = ('FailedMount', 'FailedAttachVolume', 'FailedMapVolume')
 # Waiting reasons of a pod's containers that mean "not started yet" (as opposed to crashing).
 STARTING_REASONS = ('ContainerCreating', 'PodInitializing')
-
-
-class GateInputError(GateError):
-    """The module was asked about something the cluster does not have."""
 
 
 def _age(now, then):

@@ -33,6 +33,11 @@ class GateError(Exception):
         return {}
 
 
+class GateInputError(GateError):
+    """The module was asked about something the cluster does not have (a mon, OSD, filesystem, node or member
+    name that does not exist): waiting would not fix it."""
+
+
 class TransientError(Exception):
     """A failure worth retrying: the thing asked may simply not be up yet."""
 
@@ -152,7 +157,8 @@ def run_gate(module, what, check, extra=None):
     once, not waited on). Timed out: fail, with the message naming what is missing and the last state.
     A GateError (bad input, a rejected command) fails at once with its details.
     ``extra``, a dict read when the module ends, is added to the result: a gate that repairs something while
-    it waits reports it there, with ``changed`` and a ``done`` sentence appended to the message.
+    it waits reports it there, with ``changed`` and a ``done`` sentence appended to the message; a ``note`` sentence
+    (what the gate was told not to wait for) is appended to the message too.
     """
     extra = extra if extra is not None else {}
     if module.params['timeout'] < 0 or module.params['poll'] <= 0:
@@ -165,7 +171,7 @@ def run_gate(module, what, check, extra=None):
     out = result.as_dict()
     out.update(_extra_fields(extra))
     out['changed'] = bool(extra.get('changed'))
-    out['msg'] = result.summary(what) + ('; ' + extra['done'] if extra.get('done') else '')
+    out['msg'] = result.summary(what) + ''.join('; ' + extra[k] for k in ('note', 'done') if extra.get(k))
     if result.ready:
         module.exit_json(**out)
     if module.check_mode:
@@ -175,4 +181,4 @@ def run_gate(module, what, check, extra=None):
 
 
 def _extra_fields(extra):
-    return dict((k, v) for k, v in extra.items() if k != 'done')
+    return dict((k, v) for k, v in extra.items() if k not in ('done', 'note'))

@@ -16,12 +16,19 @@ description:
     and after a whole-cluster hard power loss nobody marks the dead OSDs down for 15 minutes. So an OSD counts
     only when it booted after a reference point - O(since_epoch) (an OSD map epoch recorded before the OSDs
     were stopped; blackstart's power-off stores it) or O(since) (a time, such as the mon host's boot time).
-  - Without O(since_epoch) or O(since), "up" is trusted only while V(nodown) is not set; with V(nodown) set the
-    gate waits and says why.
-  - An OSD "up" without that evidence is asked itself with C(ceph tell osd.N status) (not more often than every
-    15 seconds while it does not answer). It counts if it says V(active) (it runs; its host did not reboot). It is
-    stuck if it says V(booting) - measured on the lab after a hard power loss - it rebooted with the address the map
-    still shows "up", so the mons took its boot for a duplicate and it waits; see O(on_stuck_booting).
+  - Without O(since_epoch) or O(since) the map alone is never evidence (a gate must not pass while the daemons are
+    not running) - every OSD "up" in the map is asked itself, as below.
+  - An OSD "up" without that evidence is asked itself with C(ceph tell osd.N status) (falling back to C(version)
+    before Nautilus; not more often than every 15 seconds while it does not answer, and once per life - per
+    C(up_from) - once it answered V(active)). It counts if it says V(active) (it runs; its host did not reboot). It
+    does not if it does not answer (its daemon is not running). It is stuck if it says V(booting) - measured on the
+    lab after a hard power loss - it rebooted with the address the map still shows "up", so the mons took its boot
+    for a duplicate and it waits; see O(on_stuck_booting).
+  - O(expect_down) and O(absent_hosts) name OSDs that may stay down and out (they were so before the power-off, or
+    their host is not coming back). They are not waited on; they are listed in RV(state.expected_down), described
+    in RV(state.degraded) and in the message.
+  - RV(state.down) and RV(state.out) list the OSDs the map shows down and out, whatever was asked; run once in
+    check mode with O(timeout=0) before a power-off, they are the baseline to pass as O(expect_down) afterwards.
 author:
   - blackstart contributors (@blackstart)
 extends_documentation_fragment:
@@ -70,6 +77,22 @@ options:
       - Also require every expected OSD to be "in".
     type: bool
     default: true
+  expect_down:
+    description:
+      - OSD ids allowed to be down and/or out - typically RV(state.down) and RV(state.out) of a check-mode run before
+        the power-off. They are not waited on and are reported in RV(state.expected_down) and RV(state.degraded).
+      - An id that is no longer in the OSD map is left out.
+    type: list
+    elements: int
+    default: []
+  absent_hosts:
+    description:
+      - Hosts known not to come back. Every OSD whose CRUSH host (from C(ceph osd tree)) is one of them is expected
+        down, as with O(expect_down). Names match exactly or by their short name (V(ceph3.example.com) matches the
+        CRUSH host V(ceph3)).
+    type: list
+    elements: str
+    default: []
 '''
 
 EXAMPLES = r'''
@@ -91,6 +114,18 @@ EXAMPLES = r'''
 - name: Wait for two OSDs only
   blackstart.cluster.ceph_osd_wait:
     osds: [3, 4]
+
+- name: Before the power-off, record which OSDs are already down or out (evaluated once, never waits)
+  blackstart.cluster.ceph_osd_wait:
+    timeout: 0
+  check_mode: true
+  register: osd_baseline
+
+- name: After the power-on, wait for the others; the host ceph3 is not coming back
+  blackstart.cluster.ceph_osd_wait:
+    since_epoch: "{{ blackstart_state.ceph.osdmap_epoch }}"
+    expect_down: "{{ (osd_baseline.state.down + osd_baseline.state.out) | unique }}"
+    absent_hosts: [ceph3]
 '''
 
 RETURN = r'''
@@ -159,6 +194,26 @@ state:
     num_in:
       description: How many are in.
       type: int
+    expected_down:
+      description: Ids of the OSDs allowed to stay down or out (O(expect_down), and the OSDs of O(absent_hosts)); not waited on.
+      type: list
+      elements: int
+    degraded:
+      description: One sentence per expected-down OSD - its state now and why it is not waited on.
+      type: list
+      elements: str
+    down:
+      description: Ids of every OSD the map shows down (all OSDs of the map, not only the expected ones).
+      type: list
+      elements: int
+    out:
+      description: Ids of every OSD the map shows out.
+      type: list
+      elements: int
+    not_running:
+      description: Ids of the expected OSDs "up" in the map whose daemon did not answer (not running).
+      type: list
+      elements: int
   sample:
     epoch: 93
     flags: [noout, sortbitwise]
@@ -168,6 +223,11 @@ state:
     num_fresh: 1
     num_in: 1
     stuck_booting: []
+    expected_down: [5]
+    degraded: ['osd.5 on ceph3 is down and out, not waited on: its host ceph3 is absent']
+    down: [5]
+    out: [5]
+    not_running: []
 marked_down:
   description: Ids of the OSDs marked down because they were stuck booting (in check mode, those it would mark down).
   returned: always
@@ -201,15 +261,18 @@ class StuckBooting(GateError):
 
 class QuietDaemons(object):
     """Asks an OSD daemon its state, but a daemon that did not answer (each silence costs the op timeout) only
-    again after ``quiet`` seconds."""
+    again after ``quiet`` seconds, and one that said it serves not again in the same life (same ``up_from``)."""
 
     def __init__(self, ask, quiet=15.0, clock=time.monotonic):
         self.ask = ask
         self.quiet = quiet
         self.clock = clock
         self.silent_since = {}
+        self.serving = {}
 
-    def __call__(self, osd_id):
+    def __call__(self, osd_id, up_from=None):
+        if up_from is not None and self.serving.get(osd_id) == up_from:
+            return 'active'
         last = self.silent_since.get(osd_id)
         if last is not None and self.clock() - last < self.quiet:
             return None
@@ -218,6 +281,8 @@ class QuietDaemons(object):
             self.silent_since[osd_id] = self.clock()
         else:
             self.silent_since.pop(osd_id, None)
+            if state == 'active' and up_from is not None:
+                self.serving[osd_id] = up_from
         return state
 
 
@@ -239,6 +304,8 @@ def main():
         since=dict(type='str'),
         require_in=dict(type='bool', default=True),
         on_stuck_booting=dict(type='str', default='wait', choices=['wait', 'mark_down', 'report']),
+        expect_down=dict(type='list', elements='int', default=[]),
+        absent_hosts=dict(type='list', elements='str', default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('since', 'since_epoch')])
@@ -268,8 +335,13 @@ def main():
         dump = cli.osd_dump()
         if not hosts or any(o['id'] not in hosts for o in dump['osds']):
             hosts.update(cli.osd_tree())
+        up_from = dict((o['id'], o['up_from']) for o in dump['osds'])
         obs = osd_observation(dump, hosts, module.params['osds'], module.params['since_epoch'], since,
-                              epoch_time, module.params['require_in'], daemon_state=daemon_state)
+                              epoch_time, module.params['require_in'],
+                              daemon_state=lambda osd_id: daemon_state(osd_id, up_from.get(osd_id)),
+                              expect_down=module.params['expect_down'], absent_hosts=module.params['absent_hosts'])
+        if obs.state['degraded']:
+            repair['note'] = 'degraded (not waited on): ' + '; '.join(obs.state['degraded'])
         if module.params['on_stuck_booting'] == 'report' and obs.state['stuck_booting'] and not module.check_mode:
             raise StuckBooting(obs)
         if module.params['on_stuck_booting'] == 'mark_down':

@@ -28,6 +28,29 @@ COMMAND_FILES = {
 }
 
 
+# The captured states in which no OSD daemon ran (README.md of the captures): every other state ran the daemons of
+# the OSDs its osd dump shows up. In these the map may still say "up" (nodown, or no one reported them yet).
+NO_OSD_DAEMON = frozenset(('osds_stopped_with_flags', 'mon_only_flags', 'mon_mgr_flags', 'osds_down_all',
+                           'osds_down_all_after_60s', 'mon_only', 'mon_mgr', 'mons_down', 'mon_no_quorum'))
+DAEMON_STATUS = os.path.join(CEPH16, 'daemon', 'tell_osd_status.json')
+
+
+def daemon_status(state, whoami=0):
+    """`ceph tell osd.N status` as captured on the lab, with the daemon's state set."""
+    with open(DAEMON_STATUS) as f:
+        data = json.load(f)
+    data.update(state=state, whoami=whoami)
+    return 0, json.dumps(data), ''
+
+
+def daemon_runs(state, osd_id):
+    """Whether the daemon of osd.N ran when ``state`` was captured."""
+    if state in NO_OSD_DAEMON:
+        return False
+    dump = load(state, 'osd_dump')
+    return any(o['osd'] == osd_id and o['up'] for o in dump['osds'])
+
+
 def load(state, name):
     with open(os.path.join(CEPH16, state, name + '.json')) as f:
         return json.load(f)
@@ -102,6 +125,9 @@ class FakeCeph(object):  # pylint: disable=too-many-instance-attributes
             result = self.extra[words]
             return result(words) if callable(result) else result
         if words[:1] == ('tell',):
+            osd_id = int(words[1].split('.')[1])
+            if words[2:] == ('status',) and daemon_runs(self.state, osd_id):
+                return daemon_status('active', osd_id)
             # A daemon that is not running does not answer (what `ceph tell` says for a stopped OSD).
             return 1, '', 'Error ENXIO: problem getting command descriptions from %s' % words[1]
         if words[:2] == ('osd', 'set') or words[:2] == ('osd', 'unset'):

@@ -231,7 +231,8 @@ def test_since_old_up_from_asks_the_daemon(run):
         'runs but is stuck booting - the mons took its boot for a duplicate of its previous life; restart the daemon '
         'on its host (a new process boots with a new address)',
         'osd.2 on vm is "up" in the map but was marked up before 2026-11-25T13:10:00Z (up_from epoch 61): its daemon '
-        'does not answer, it is not running']
+        'does not answer, it is not running (nodown is set: the map keeps stopped OSDs "up"); start it on its host '
+        '(systemctl start ceph-osd@2)']
     assert [(o['fresh'], o['daemon_state']) for o in result['state']['osds']] == [
         (True, 'active'), (False, 'booting'), (False, None)]
     assert result['state']['stuck_booting'] == [1]
@@ -311,9 +312,16 @@ def test_a_silent_daemon_is_asked_again_only_after_the_quiet_time():
 
 def test_since_trimmed_epoch_is_not_fresh(run):
     extra = {('osd', 'dump', str(e)): (2, '', 'Error ENOENT: there is no map for epoch %d' % e) for e in (88, 90, 92)}
+    silent = dict(extra)
+    silent.update({('tell', 'osd.%d' % i, 'status'): (1, '', 'Error ENXIO: problem getting command descriptions')
+                   for i in range(3)})
+    code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', timeout=0),
+                       FakeCeph('osds_started_flags', extra=silent))
+    assert code == 1 and 'marked up before' in result['msg']
+    # ...so the daemons are asked, and running ones count.
     code, result = run(ceph_osd_wait.main, dict(since='2026-11-25T13:10:00Z', timeout=0),
                        FakeCeph('osds_started_flags', extra=extra))
-    assert code == 1 and 'marked up before' in result['msg']
+    assert code == 0 and [o['daemon_state'] for o in result['state']['osds']] == ['active'] * 3
 
 
 def test_since_bad_value_and_exclusive(run):
@@ -343,6 +351,85 @@ def test_noup_is_named(run):
     fake = FakeCeph('osds_down_1', extra={('osd', 'dump'): (0, json.dumps(data), '')})
     code, result = run(ceph_osd_wait.main, dict(timeout=0), fake)
     assert 'noup is set: booting OSDs stay down until `ceph osd unset noup`' in result['msg']
+
+
+# ------------------------------------------------------------------ the OSD gate on its own, and degraded on purpose
+
+SILENT = dict((('tell', 'osd.%d' % i, 'status'), (1, '', 'Error ENXIO: problem getting command descriptions from '
+                                                   'osd.%d' % i)) for i in range(3))
+
+
+def test_alone_after_a_hard_power_loss_it_asks_the_daemons_and_never_passes_on_the_map(run, no_sleep):
+    # A whole-cluster hard power loss: every OSD daemon dead, the map still the healthy one (no nodown; nobody reported
+    # them). With no since/since_epoch the old gate passed here on "up" alone.
+    code, result = run(ceph_osd_wait.main, dict(timeout=0), FakeCeph('healthy', extra=SILENT))
+    assert code == 1 and not result['ready']
+    assert result['missing'][0] == (
+        'osd.0 on vm is "up" in the map (no since/since_epoch given, so only its daemon can prove it runs): its daemon '
+        'does not answer, it is not running; start it on its host (systemctl start ceph-osd@0)')
+    assert result['state']['not_running'] == [0, 1, 2] and result['state']['num_fresh'] == 0
+    # the same map with the daemons running passes, each daemon asked once
+    fake = FakeCeph('healthy')
+    code, result = run(ceph_osd_wait.main, dict(timeout=0), fake)
+    assert code == 0 and [o['daemon_state'] for o in result['state']['osds']] == ['active'] * 3
+    assert sum(1 for c in fake.calls if 'tell' in c) == 3
+
+
+def test_a_serving_daemon_is_not_asked_again_in_the_same_life(run, no_sleep):
+    # osd.2 is down for two checks, then up: osd.0 and osd.1 are asked once, osd.2 once it is up.
+    fake = FakeCeph(['osds_down_1', 'osds_down_1', 'healthy'], advance_on=('osd', 'dump'))
+    code, result = run(ceph_osd_wait.main, dict(timeout=60), fake)
+    asked = [c[c.index('tell') + 1] for c in fake.calls if 'tell' in c]
+    assert code == 0 and result['attempts'] == 3
+    assert asked == ['osd.0', 'osd.1', 'osd.2'] and result['state']['osds'][2]['up_from'] == \
+        load('healthy', 'osd_dump')['osds'][2]['up_from']
+
+
+def test_expect_down_is_not_waited_on_and_is_named(run):
+    code, result = run(ceph_osd_wait.main, dict(timeout=0), FakeCeph('osds_down_1'))
+    assert code == 1 and 'osd.2 on vm is down' in result['msg']
+    code, result = run(ceph_osd_wait.main, dict(timeout=0, expect_down=[2, 9]), FakeCeph('osds_down_1'))
+    assert code == 0 and result['ready']
+    state = result['state']
+    assert state['expected_down'] == [2] and state['down'] == [2] and state['out'] == []
+    assert [o['id'] for o in state['osds']] == [0, 1] and state['num_expected'] == 2
+    assert state['degraded'] == ['osd.2 on vm is down and in, not waited on: it was down or out before']
+    assert result['msg'].endswith('degraded (not waited on): osd.2 on vm is down and in, not waited on: it was down or '
+                                  'out before')
+
+
+def test_state_down_and_out_are_the_baseline_in_check_mode(run):
+    data = load('osds_down_1', 'osd_dump')
+    data['osds'][1]['in'] = 0
+    fake = FakeCeph('osds_down_1', extra={('osd', 'dump'): (0, json.dumps(data), '')})
+    code, result = run(ceph_osd_wait.main, dict(timeout=0), fake, check_mode=True)
+    assert code == 0 and not result['ready']
+    assert result['state']['down'] == [2] and result['state']['out'] == [1]
+    # recorded, then given back: the gate passes with osd.1 out and osd.2 down
+    code, result = run(ceph_osd_wait.main, dict(timeout=0, expect_down=[2, 1]), fake)
+    assert code == 0 and result['state']['expected_down'] == [1, 2]
+
+
+def _two_hosts_tree():
+    tree = load('healthy', 'osd_tree')
+    tree['nodes'][1]['children'] = [0, 1]
+    tree['nodes'][0]['children'] = [-3, -5]
+    tree['nodes'].append({'id': -5, 'name': 'ceph3', 'type': 'host', 'type_id': 1, 'children': [2]})
+    return 0, json.dumps(tree), ''
+
+
+def test_absent_hosts_expect_their_osds_down(run):
+    extra = {('osd', 'tree'): _two_hosts_tree()}
+    code, result = run(ceph_osd_wait.main, dict(timeout=0), FakeCeph('osds_down_1', extra=extra))
+    assert code == 1 and 'osd.2 on ceph3 is down' in result['msg']
+    code, result = run(ceph_osd_wait.main, dict(timeout=0, absent_hosts=['ceph3.example.com']),
+                       FakeCeph('osds_down_1', extra=extra))
+    assert code == 0 and result['state']['expected_down'] == [2]
+    assert 'osd.2 on ceph3 is down and in, not waited on: its host ceph3.example.com is absent' in result['msg']
+    # an absent host whose OSDs are all that is left: nothing to wait for, said so
+    code, result = run(ceph_osd_wait.main, dict(timeout=0, absent_hosts=['vm', 'ceph3']),
+                       FakeCeph('osds_down_all', extra=extra))
+    assert code == 0 and result['state']['expected_down'] == [0, 1, 2] and result['state']['num_expected'] == 0
 
 
 def _fs_dump(mutate):
