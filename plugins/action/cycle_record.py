@@ -68,10 +68,10 @@ class ActionModule(ActionBase):
         if args['allow_in_git']:
             return
         for candidate in [args['path']] + list(args['check_paths']):
-            tree = _record.git_worktree(candidate)
+            tree = _record.git_exposed(candidate)
             if tree:
                 raise _record.RecordError(
-                    '%s is inside the git work tree %s: the state file and the etcd snapshot (which holds every '
+                    '%s is inside the git work tree %s and not ignored there: the state file and the etcd snapshot (which holds every '
                     'Secret of the cluster) must not land where a commit can carry them. Set blackstart_state_file '
                     '/ blackstart_etcd_snapshot_dir outside it (the default is ~/.blackstart/<inventory name>/), or '
                     'blackstart_allow_in_git=true if that tree is really private' % (candidate, tree))

@@ -24,6 +24,7 @@ import copy
 import fcntl
 import json
 import os
+import subprocess
 import tempfile
 
 RECORD_VERSION = 2
@@ -166,3 +167,18 @@ def git_worktree(path):
         if parent == current:
             return None
         current = parent
+
+
+def git_exposed(path):
+    """The git work tree in which ``path`` could be committed: inside it and not ignored by its .gitignore
+    (asked of git itself; without git, inside is enough). None when it is safe."""
+    tree = git_worktree(path)
+    if tree is None:
+        return None
+    try:
+        rc = subprocess.call(['git', '-C', tree, 'check-ignore', '-q', '--no-index', os.path.abspath(path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30,
+                             env=dict(os.environ, LC_ALL='C'))
+    except (OSError, subprocess.TimeoutExpired):
+        return tree
+    return None if rc == 0 else tree

@@ -64,14 +64,16 @@ options:
     default: {}
   check_paths:
     description:
-      - More paths (the etcd snapshot directory) that must not be inside a git work tree, like O(path).
+      - More paths (the etcd snapshot directory) that, like O(path), must not be inside a git work tree unless
+        ignored there (git is asked, C(git check-ignore)).
     type: list
     elements: path
     default: []
   allow_in_git:
     description:
-      - Accept O(path) and O(check_paths) inside a git work tree. Off by default, because the etcd snapshot holds
-        every Secret of the cluster and an inventory directory is usually a git work tree.
+      - Accept O(path) and O(check_paths) inside a git work tree where its C(.gitignore) does not keep them out.
+        Off by default, because the etcd snapshot holds every Secret of the cluster and an inventory directory is
+        usually a git work tree.
     type: bool
     default: false
 notes:

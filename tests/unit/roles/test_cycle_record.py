@@ -90,7 +90,7 @@ def test_a_path_inside_a_git_work_tree_is_refused_unless_allowed(tmp_path):
     (tmp_path / 'repo' / '.git').mkdir(parents=True)
     path = str(tmp_path / 'repo' / 'inventories' / 'site' / 'rec.json')
     proc, _ = run(tmp_path, {'path': path, 'op': 'read'})
-    assert proc.returncode != 0 and 'inside the git work tree' in proc.stdout
+    assert proc.returncode != 0 and "inside the git work tree" in proc.stdout
     snap = str(tmp_path / 'repo' / 'snap')
     proc, _ = run(tmp_path, {'path': str(tmp_path / 'ok.json'), 'op': 'read', 'check_paths': [snap]})
     assert proc.returncode != 0 and snap in proc.stdout

@@ -90,3 +90,13 @@ def test_retired_name_and_lock(tmp_path):
     assert _record.retired_name('/x/state.json', '20261201T000000Z') == '/x/state.done-20261201T000000Z.json'
     with _record.locked(str(tmp_path / 'd' / 'state.json')):
         assert os.path.exists(str(tmp_path / 'd' / 'state.json.lock'))
+
+
+def test_git_exposed_accepts_an_ignored_path_and_refuses_a_tracked_place(tmp_path):
+    import subprocess
+    repo = tmp_path / 'repo'
+    subprocess.check_call(['git', 'init', '-q', str(repo)])
+    (repo / '.gitignore').write_text('/private/\n')
+    assert _record.git_exposed(str(repo / 'private' / 'state.json')) is None
+    assert _record.git_exposed(str(repo / 'inventories' / 'state.json')) == str(repo)
+    assert _record.git_exposed(str(tmp_path / 'outside.json')) is None
