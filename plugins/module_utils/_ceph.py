@@ -378,6 +378,16 @@ def pg_state_is_clean(name):
     return {'active', 'clean'} <= parts and not (parts & PG_BAD_PARTS)
 
 
+# States in which a PG does not serve I/O even with `active` in its name (stats stale, or still peering).
+PG_NOT_ACTIVE_PARTS = frozenset(('stale', 'unknown', 'down', 'incomplete', 'peering', 'activating', 'peered'))
+
+
+def pg_state_is_active(name):
+    """Active (serving I/O), clean or not: `active+undersized+degraded` is, `peering` and `stale+active` are not."""
+    parts = set(name.split('+'))
+    return 'active' in parts and not (parts & PG_NOT_ACTIVE_PARTS)
+
+
 def read_pg_stat(data):
     """``pg stat`` -> pg_ready (None where the release does not say), counts by state, clean or not."""
     summary = data.get('pg_summary', data)
@@ -386,8 +396,9 @@ def read_pg_stat(data):
         by_state[item.get('name') or item.get('state_name')] = int(item.get('num', item.get('count', 0)))
     num = int(summary.get('num_pgs', sum(by_state.values())))
     unclean = dict((k, v) for k, v in by_state.items() if not pg_state_is_clean(k))
+    inactive = dict((k, v) for k, v in by_state.items() if not pg_state_is_active(k))
     return dict(pg_ready=data.get('pg_ready'), num_pgs=num, by_state=by_state, unclean=unclean,
-                all_clean=num > 0 and not unclean)
+                all_clean=num > 0 and not unclean, inactive=inactive, all_active=num > 0 and not inactive)
 
 
 # MDSMap flag bits (src/include/ceph_fs.h): NOT_JOINABLE is bit 0.

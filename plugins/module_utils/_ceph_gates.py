@@ -16,19 +16,50 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import SEVERITY_ORDER
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateInputError, Observation
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, GateInputError, Observation
 
 
 # ----------------------------------------------------------------------------------------------- quorum
 
-def quorum_observation(quorum, mons=None, min_mons=None):
-    """All expected mons in quorum (default: every mon of the monmap), or at least ``min_mons`` of them."""
+ABSENT_HINT = ('if its host is not coming back, pass the host in blackstart_absent_hosts (the absent_mons option) to '
+               'go on with the other mons')
+
+
+def absent_in(names, absent):
+    """The names of ``names`` that ``absent`` (host or mon names; exact or short-name match) declares absent."""
+    return [n for n in names if any(same_host(n, a) for a in absent or ())]
+
+
+def quorum_impossible(monmap, absent):
+    """A GateError naming the mons when the mons not declared absent cannot form a majority of ``monmap``, else None."""
+    gone = absent_in(monmap, absent)
+    left = [m for m in monmap if m not in gone]
+    need = len(monmap) // 2 + 1
+    if not monmap or len(left) >= need:
+        return None
+    return GateError('quorum impossible: with mon.%s absent, %s of the %d mons of the monmap remain (%s) and a quorum '
+                     'needs %d: bring back %d of mon.%s, or remove the dead mons from the monmap (ceph-mon '
+                     '--extract-monmap / monmaptool --rm / --inject-monmap on a surviving mon host)'
+                     % (', mon.'.join(gone), len(left), len(monmap), ', '.join(left) or 'none', need, need - len(left),
+                        ', mon.'.join(gone)))
+
+
+def quorum_observation(quorum, mons=None, min_mons=None, absent_mons=()):
+    """All expected mons in quorum (default: every mon of the monmap), or at least ``min_mons`` of them.
+
+    ``absent_mons`` (mon or host names) may stay out of quorum; the others must be in it and must be a majority
+    of the monmap, else the gate ends at once: waiting cannot make a quorum.
+    """
     monmap = quorum['mons']
     unknown = [m for m in (mons or []) if m not in monmap]
     if unknown:
         raise GateInputError('mon %s not in the monmap (mons: %s): check the mon names (they are the mon ids, '
                              'often the short host names)' % (', '.join(unknown), ', '.join(monmap)))
-    expected = list(mons or monmap)
+    impossible = quorum_impossible(monmap, absent_mons)
+    if impossible:
+        raise impossible
+    absent = absent_in(monmap, absent_mons)
+    expected = [m for m in (mons or monmap) if m not in absent]
     in_quorum = [m for m in expected if m in quorum['quorum']]
     out = [m for m in expected if m not in quorum['quorum']]
     if min_mons:
@@ -37,19 +68,28 @@ def quorum_observation(quorum, mons=None, min_mons=None):
         ready = bool(expected) and not out
     missing = []
     if not ready:
-        missing = ['mon.%s is not in quorum (quorum: %s)' % (m, ','.join(quorum['quorum']) or 'none') for m in out]
+        missing = ['mon.%s is not in quorum (quorum: %s): %s' % (m, ','.join(quorum['quorum']) or 'none', ABSENT_HINT)
+                   for m in out]
         if min_mons:
             missing.insert(0, '%d of the expected mons in quorum, want %d' % (len(in_quorum), min_mons))
-    state = dict(mons=monmap, quorum=quorum['quorum'], leader=quorum['leader'], out_of_quorum=out)
+    degraded = ['mon.%s absent, not waited on (%s)' % (m, 'in quorum' if m in quorum['quorum'] else 'out of quorum')
+                for m in absent]
+    state = dict(mons=monmap, quorum=quorum['quorum'], leader=quorum['leader'], out_of_quorum=out,
+                 absent_mons=absent, degraded=degraded)
     return Observation(ready, state, missing)
 
 
-def no_quorum_missing(expected, error):
+def no_quorum_missing(expected, error, absent_mons=()):
     """What to say when the CLI cannot even read the monmap (no quorum, or no mon answering)."""
-    who = ', '.join('mon.%s' % m for m in expected) if expected else 'every mon of the monmap'
+    waiting = [m for m in expected or [] if not absent_in([m], absent_mons)]
+    who = ', '.join('mon.%s' % m for m in waiting) if waiting else 'every mon of the monmap'
     said = (error.stderr.splitlines() or ['no output'])[-1]
-    return 'no quorum: `ceph quorum_status` got no answer (rc=%s: %s); waiting for %s: start ceph-mon on a ' \
+    text = 'no quorum: `ceph quorum_status` got no answer (rc=%s: %s); waiting for %s: start ceph-mon on a ' \
            'majority of mon hosts and check their clocks and network' % (error.rc, said, who)
+    if absent_mons:
+        text += ' (declared absent: %s)' % ', '.join(absent_mons)
+    return text + '; if a mon host is not answering and will not come back, pass it in blackstart_absent_hosts ' \
+        '(the absent_mons option): the other mons must still be a majority'
 
 
 # ----------------------------------------------------------------------------------------------- OSDs
@@ -284,9 +324,9 @@ def mds_observation(fsmap, filesystems=None, min_standby=0, flags=None, quorum_a
 
 # ----------------------------------------------------------------------------------------------- health
 
-def health_observation(health, status='HEALTH_OK', ignore=(), pg=None):
-    """Health no worse than ``status`` once ``ignore``d and muted checks are left out; with ``pg``, every PG
-    active+clean and (where the release says) pg_ready."""
+def health_observation(health, status='HEALTH_OK', ignore=(), pg=None, pg_want='clean'):
+    """Health no worse than ``status`` once ``ignore``d and muted checks are left out; with ``pg``, (where the release
+    says) pg_ready and every PG active+clean, or with ``pg_want='active'`` every PG active (clean or not)."""
     limit = SEVERITY_ORDER[status]
     counted = dict((c, chk) for c, chk in health['checks'].items() if c not in ignore and not chk['muted'])
     if health['checks'] or health['status'] == 'HEALTH_OK':
@@ -299,11 +339,17 @@ def health_observation(health, status='HEALTH_OK', ignore=(), pg=None):
         missing.append('health is %s' % health['status'])
     state = dict(status=health['status'], checks=dict((c, dict(severity=v['severity'], summary=v['summary']))
                                                       for c, v in health['checks'].items()),
-                 ignored=sorted(c for c in health['checks'] if c in ignore))
+                 ignored=sorted(c for c in health['checks'] if c in ignore),
+                 raised=sorted(health['checks']))
     if pg is not None:
         state['pgs'] = dict(pg_ready=pg['pg_ready'], num_pgs=pg['num_pgs'], by_state=pg['by_state'])
         if pg['pg_ready'] is False:
             missing.append('pg_ready is false: the mgr has no fresh PG statistics yet (OSDs not reporting)')
+        elif pg_want == 'active':
+            if not pg['all_active']:
+                bad = ', '.join('%d %s' % (n, s) for s, n in sorted(pg['inactive'].items()))
+                missing.append('%s PGs not active: %s (an OSD holding them is down or stuck: see the OSD gate, '
+                               '`ceph pg dump_stuck inactive`)' % (sum(pg['inactive'].values()) or 'no', bad or 'no PGs'))
         elif not pg['all_clean']:
             bad = ', '.join('%d %s' % (n, s) for s, n in sorted(pg['unclean'].items()))
             missing.append('%s PGs not active+clean: %s' % (sum(pg['unclean'].values()) or 'no', bad or 'no PGs'))

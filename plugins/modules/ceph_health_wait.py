@@ -16,6 +16,9 @@ description:
   - With O(pg_clean=true) also reads C(ceph pg stat) (a mgr command) and waits until the mgr has fresh PG
     statistics (C(pg_ready)) and every PG is active+clean - right after OSDs start, or right after pools are
     created, health can say HEALTH_OK while PGs are still unknown.
+  - With O(pg_active=true) it waits, the same way, until every PG is active only.
+  - RV(state.raised) lists every health check raised; run once in check mode with O(timeout=0) before a power-off,
+    it is the baseline of checks to pass as O(ignore_checks) afterwards.
 author:
   - blackstart contributors (@blackstart)
 extends_documentation_fragment:
@@ -40,6 +43,13 @@ options:
       - Also require every placement group to be active+clean, from fresh mgr statistics.
     type: bool
     default: false
+  pg_active:
+    description:
+      - Also require every placement group to be active (serving I/O), clean or not - undersized, degraded or
+        recovering PGs pass; peering, stale, unknown, down or incomplete ones do not - from fresh mgr statistics.
+      - For a cluster whose PGs were not all clean before the power-off. O(pg_clean=true) is stricter and wins.
+    type: bool
+    default: false
 '''
 
 EXAMPLES = r'''
@@ -52,6 +62,17 @@ EXAMPLES = r'''
   blackstart.cluster.ceph_health_wait:
     ignore_checks: [OSDMAP_FLAGS]
     pg_clean: true
+
+- name: Record the checks already raised before the power-off (evaluated once, never waits)
+  blackstart.cluster.ceph_health_wait:
+    timeout: 0
+  check_mode: true
+  register: health_baseline
+
+- name: After the power-on - no new check, every PG active (some were not clean before)
+  blackstart.cluster.ceph_health_wait:
+    ignore_checks: "{{ health_baseline.state.raised }}"
+    pg_active: true
 '''
 
 RETURN = r'''
@@ -101,14 +122,19 @@ state:
       description: The checks present that were set aside.
       type: list
       elements: str
+    raised:
+      description: The codes of every check raised (ignored and muted ones included), sorted.
+      type: list
+      elements: str
     pgs:
-      description: With O(pg_clean), pg_ready, num_pgs and the count of PGs in each state.
+      description: With O(pg_clean) or O(pg_active), pg_ready, num_pgs and the count of PGs in each state.
       type: dict
-      returned: when O(pg_clean=true)
+      returned: when O(pg_clean=true) or O(pg_active=true)
   sample:
     status: HEALTH_WARN
     checks: {OSDMAP_FLAGS: {severity: HEALTH_WARN, summary: noout flag(s) set}}
     ignored: [OSDMAP_FLAGS]
+    raised: [OSDMAP_FLAGS]
     pgs: {pg_ready: true, num_pgs: 25, by_state: {active+clean: 25}}
 '''
 
@@ -126,14 +152,17 @@ def main():
         status=dict(type='str', choices=['HEALTH_OK', 'HEALTH_WARN'], default='HEALTH_OK'),
         ignore_checks=dict(type='list', elements='str', default=[]),
         pg_clean=dict(type='bool', default=False),
+        pg_active=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    p = module.params
     cli = cli_from_module(module)
 
     def check():
         health = cli.health_detail()
-        pg = cli.pg_stat() if module.params['pg_clean'] else None
-        return health_observation(health, module.params['status'], module.params['ignore_checks'], pg)
+        pg = cli.pg_stat() if p['pg_clean'] or p['pg_active'] else None
+        return health_observation(health, p['status'], p['ignore_checks'], pg,
+                                  pg_want='clean' if p['pg_clean'] else 'active')
 
     run_gate(module, 'Ceph health', check)
 

@@ -14,7 +14,8 @@ description:
   - Reads C(ceph quorum_status) until every expected monitor is in the quorum (by default every monitor of the
     monmap), or at least O(min_mons) of them.
   - Without a quorum the C(ceph) CLI cannot answer at all; it times out after O(cli_timeout). The gate keeps
-    waiting through that and, on timeout, names the monitors it was waiting for.
+    waiting through that and, on timeout, names the monitors it was waiting for and suggests declaring a host that
+    does not answer absent (O(absent_mons); C(blackstart_absent_hosts) in the playbooks).
 author:
   - blackstart contributors (@blackstart)
 extends_documentation_fragment:
@@ -32,6 +33,17 @@ options:
     description:
       - Pass when at least this many of the expected monitors are in the quorum, instead of all of them.
     type: int
+  absent_mons:
+    description:
+      - Monitors (mon ids or host names; a host name matches the mon of the same short name) known not to come back.
+        They may stay out of the quorum and are reported in RV(state.absent_mons); every other monitor of the monmap
+        (or of O(mons)) must be in the quorum.
+      - The remaining monitors must be a majority of the monmap, else the gate fails at once naming them - no quorum
+        is possible. With O(mons) given (taken as the whole monmap) this is checked before any command runs.
+      - Names that are not monitors are ignored (the same list of absent hosts can be passed to every gate).
+    type: list
+    elements: str
+    default: []
 '''
 
 EXAMPLES = r'''
@@ -44,6 +56,10 @@ EXAMPLES = r'''
   blackstart.cluster.ceph_quorum_wait:
     mons: [ceph1, ceph2, ceph3]
     min_mons: 2
+
+- name: Proceed without the mon of the host ceph3, which is known not to come back
+  blackstart.cluster.ceph_quorum_wait:
+    absent_mons: "{{ blackstart_absent_hosts }}"
 '''
 
 RETURN = r'''
@@ -95,10 +111,19 @@ state:
       description: The quorum leader.
       type: str
     out_of_quorum:
-      description: The expected monitors not in the quorum.
+      description: The expected monitors not in the quorum (the absent ones are not expected).
       type: list
       elements: str
-  sample: {mons: [a, b, c], quorum: [a, b], leader: a, out_of_quorum: [c]}
+    absent_mons:
+      description: The monitors of the monmap that O(absent_mons) declared absent; not waited on.
+      type: list
+      elements: str
+    degraded:
+      description: One sentence per absent monitor, saying whether it is in the quorum nonetheless.
+      type: list
+      elements: str
+  sample: {mons: [a, b, c], quorum: [a, b], leader: a, out_of_quorum: [], absent_mons: [c],
+           degraded: ['mon.c absent, not waited on (out of quorum)']}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -106,7 +131,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import (
     CephTransientError, ceph_argument_spec, cli_from_module)
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph_gates import (
-    no_quorum_missing, quorum_observation)
+    no_quorum_missing, quorum_impossible, quorum_observation)
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import (
     TransientError, gate_argument_spec, run_gate)
 
@@ -117,20 +142,29 @@ def main():
     argument_spec.update(
         mons=dict(type='list', elements='str'),
         min_mons=dict(type='int'),
+        absent_mons=dict(type='list', elements='str', default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if module.params['min_mons'] is not None and module.params['min_mons'] < 1:
+    p = module.params
+    if p['min_mons'] is not None and p['min_mons'] < 1:
         module.fail_json(msg='min_mons must be at least 1')
+    impossible = quorum_impossible(p['mons'] or [], p['absent_mons'])
+    if impossible:
+        module.fail_json(msg=str(impossible), ready=False)
     cli = cli_from_module(module)
+    note = {}
 
     def check():
         try:
             quorum = cli.quorum_status()
         except CephTransientError as exc:
-            raise TransientError(no_quorum_missing(module.params['mons'], exc))
-        return quorum_observation(quorum, module.params['mons'], module.params['min_mons'])
+            raise TransientError(no_quorum_missing(p['mons'], exc, p['absent_mons']))
+        obs = quorum_observation(quorum, p['mons'], p['min_mons'], p['absent_mons'])
+        if obs.state['degraded']:
+            note['note'] = 'degraded: ' + '; '.join(obs.state['degraded'])
+        return obs
 
-    run_gate(module, 'Ceph mon quorum', check)
+    run_gate(module, 'Ceph mon quorum', check, extra=note)
 
 
 if __name__ == '__main__':

@@ -170,6 +170,49 @@ def test_quorum_min_mons(run):
     assert run(ceph_quorum_wait.main, dict(min_mons=0), fake)[1]['msg'] == 'min_mons must be at least 1'
 
 
+def _quorum_of(*names):
+    data = load('healthy', 'quorum_status')
+    data['quorum_names'] = list(names)
+    return FakeCeph('healthy', extra={('quorum_status',): (0, json.dumps(data), '')})
+
+
+def test_quorum_absent_mons_may_stay_out(run):
+    fake = _quorum_of('a', 'b')
+    code, result = run(ceph_quorum_wait.main, dict(timeout=0), fake)
+    assert code == 1 and 'mon.c is not in quorum (quorum: a,b): if its host is not coming back, pass the host in ' \
+        'blackstart_absent_hosts' in result['msg']
+    # a host name matches its mon by the short name; names that are no mon (a worker) are ignored
+    code, result = run(ceph_quorum_wait.main, dict(timeout=0, absent_mons=['c.example.com', 'worker-03']), fake)
+    assert code == 0 and result['ready'] and result['state']['absent_mons'] == ['c']
+    assert result['state']['out_of_quorum'] == [] and 'degraded: mon.c absent, not waited on (out of quorum)' in result['msg']
+    # absent, but every other mon must be there
+    code, result = run(ceph_quorum_wait.main, dict(timeout=0, absent_mons=['b']), _quorum_of('a', 'b'))
+    assert code == 1 and 'mon.c is not in quorum' in result['msg'] and 'mon.b' not in ' '.join(result['missing'])
+    # min_mons keeps working beside it
+    assert run(ceph_quorum_wait.main, dict(timeout=0, min_mons=2, absent_mons=['b']), _quorum_of('a', 'c'))[1]['ready']
+
+
+def test_quorum_impossible_without_a_majority_fails_at_once(run, no_sleep):
+    code, result = run(ceph_quorum_wait.main, dict(timeout=600, absent_mons=['b', 'c']), _quorum_of('a', 'b', 'c'))
+    assert code == 1
+    assert result['msg'].startswith('quorum impossible: with mon.b, mon.c absent, 1 of the 3 mons of the monmap remain '
+                                    '(a) and a quorum needs 2: bring back 1 of mon.b, mon.c')
+    assert no_sleep == []
+    # with mons given, before running anything
+    fake = FakeCeph('mon_no_quorum')
+    code, result = run(ceph_quorum_wait.main, dict(mons=['a', 'b', 'c'], absent_mons=['a', 'b']), fake)
+    assert code == 1 and 'quorum impossible' in result['msg'] and fake.calls == []
+
+
+def test_quorum_lost_names_the_mons_and_suggests_absent_hosts(run):
+    code, result = run(ceph_quorum_wait.main, dict(timeout=0, mons=['a', 'b', 'c'], absent_mons=['c']),
+                       FakeCeph('mon_no_quorum'))
+    assert code == 1
+    assert 'waiting for mon.a, mon.b: start ceph-mon on a majority of mon hosts' in result['msg']
+    assert '(declared absent: c); if a mon host is not answering and will not come back, pass it in ' \
+        'blackstart_absent_hosts' in result['msg']
+
+
 def test_power_on_sequence_osd_gate_waits_then_passes(run, no_sleep):
     # mons back with the flags set (osdmap lies) -> mgr back -> OSD daemons booted
     fake = FakeCeph(['mon_only_flags', 'mon_mgr_flags', 'osds_started_flags'], advance_on=('osd', 'dump'))
@@ -532,6 +575,30 @@ def test_health_pg_clean_reports_states(run):
     code, result = run(ceph_health_wait.main, dict(pg_clean=True, status='HEALTH_WARN', timeout=0), FakeCeph('recovering'))
     assert code == 1 and '20 PGs not active+clean: ' in result['msg'] and '13 peering' in result['msg']
     assert result['state']['pgs']['by_state']['active+clean'] == 5
+
+
+def test_health_pg_active_accepts_unclean_but_active_pgs(run):
+    # osd.2 down: every PG active+undersized(+degraded) - serving I/O, not clean
+    args = dict(status='HEALTH_WARN', timeout=0)
+    code, result = run(ceph_health_wait.main, dict(args, pg_clean=True), FakeCeph('osds_down_1'))
+    assert code == 1 and '25 PGs not active+clean' in result['msg']
+    code, result = run(ceph_health_wait.main, dict(args, pg_active=True), FakeCeph('osds_down_1'))
+    assert code == 0 and result['ready'] and result['state']['pgs']['by_state']['active+undersized'] == 16
+    # peering is not active; the active ones (clean or not) are not named
+    code, result = run(ceph_health_wait.main, dict(args, pg_active=True), FakeCeph('recovering'))
+    assert code == 1 and '13 PGs not active: 13 peering (an OSD holding them is down or stuck' in result['msg']
+    # no fresh statistics: not active either
+    code, result = run(ceph_health_wait.main, dict(args, pg_active=True), FakeCeph('mon_mgr'))
+    assert code == 1 and 'pg_ready is false' in result['msg']
+    # pg_clean is stricter and wins when both are asked
+    assert run(ceph_health_wait.main, dict(args, pg_active=True, pg_clean=True), FakeCeph('osds_down_1'))[0] == 1
+
+
+def test_health_raised_checks_are_the_baseline_for_ignore_checks(run):
+    code, result = run(ceph_health_wait.main, dict(timeout=0), FakeCeph('osds_down_1'), check_mode=True)
+    assert code == 0 and result['state']['raised'] == ['OSD_DOWN', 'PG_DEGRADED']
+    assert run(ceph_health_wait.main, dict(ignore_checks=result['state']['raised'], pg_active=True),
+               FakeCeph('osds_down_1'))[1]['ready']
 
 
 def test_gate_rejects_negative_timeout(run):
