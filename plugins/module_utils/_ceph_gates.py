@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import SEVERITY_ORDER
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, GateInputError, Observation
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import (
+    GateError, GateInputError, Observation, same_host)
 
 
 # ----------------------------------------------------------------------------------------------- quorum
@@ -102,13 +103,6 @@ def _osd_name(osd, hosts):
 # What `ceph tell osd.N status` says of a daemon that runs and serves (``unknown``: a release without that command,
 # whose daemon answered `version`).
 OSD_SERVING = ('active', 'unknown')
-
-
-def same_host(a, b):
-    """Host names match exactly or by their short name (CRUSH uses the short name, an inventory often the FQDN)."""
-    if not a or not b:
-        return False
-    return a == b or a.split('.')[0] == b.split('.')[0]
 
 
 def expected_down_reasons(ids, hosts, expect_down=(), absent_hosts=()):

@@ -13,7 +13,7 @@ Private to the collection (leading underscore).
 
 from __future__ import annotations
 
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateInputError, Observation
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateInputError, Observation, same_host
 
 # Events on a pod that mean "its volume cannot be attached or mounted".
 MOUNT_EVENT_REASONS = ('FailedMount', 'FailedAttachVolume', 'FailedMapVolume')
@@ -195,25 +195,56 @@ def stuck_pods(pods, events, pvc_names, now, grace, namespaces=None, starting=Fa
     return out
 
 
-def storage_observation(pvcs, pods, events, now, grace=60, namespaces=None, storage_classes=None, pods_running=True):
+def _key(obj):
+    return '%s/%s' % (obj['namespace'], obj['name'])
+
+
+def storage_observation(pvcs, pods, events, now, grace=60, namespaces=None, storage_classes=None, pods_running=True,
+                        ignore=(), absent_nodes=()):
     """PVCs in scope Bound; no pod using them with a mount-failure event, or Pending past ``grace`` seconds; with
-    ``pods_running``, no pod using them Pending at all (only a started pod proves its volumes mount)."""
+    ``pods_running``, no pod using them Pending at all (only a started pod proves its volumes mount).
+
+    ``ignore`` (``namespace/name``): claims and pods that were not Bound / not started before (a baseline); they are
+    not waited on, nor is a pod whose claims in scope are all ignored (it cannot start either; a controller's
+    replacement pod has another name than the one recorded). Pods on a node of ``absent_nodes`` are not waited on.
+    Both are reported: ``state['ignored']``, ``state['on_absent_nodes']``. ``state['pvcs_not_bound']`` and
+    ``state['pods_not_started']`` list, as observed and whatever is ignored, every claim in scope not Bound and every
+    pod the gate considers (using a claim in scope, or with a mount-failure event) that has not started.
+    Returns (Observation, the stuck pods waited on).
+    """
+    ignore = set(ignore or ())
     scope = _in_scope_pvcs(pvcs, namespaces, storage_classes)
-    unbound = [p for p in scope if p['phase'] != 'Bound']
     names = set((p['namespace'], p['name']) for p in scope)
-    stuck = stuck_pods(pods, events, names, now, grace, namespaces, starting=pods_running)
+    ignored_claims = set((p['namespace'], p['name']) for p in scope if _key(p) in ignore)
+    not_bound = [p for p in scope if p['phase'] != 'Bound']
+    candidates = stuck_pods(pods, events, names, now, grace, namespaces, starting=True)
     if storage_classes:
         # Only pods of the classes asked about; a mount event alone does not bring a pod into scope.
-        stuck = [s for s in stuck if s['pvcs']]
+        candidates = [c for c in candidates if c['pvcs']]
+    ignored = [_key(p) for p in not_bound if _key(p) in ignore]
+    unbound = [p for p in not_bound if _key(p) not in ignore]
+    stuck = []
+    on_absent = []
+    for pod in candidates:
+        if _key(pod) in ignore or (pod['pvcs'] and all((pod['namespace'], c) in ignored_claims for c in pod['pvcs'])):
+            ignored.append(_key(pod))
+        elif pod['node'] and any(same_host(pod['node'], n) for n in absent_nodes or ()):
+            on_absent.append(_key(pod))
+        elif pods_running or pod['past_grace'] or pod['reason']:
+            stuck.append(pod)
     missing = [_pvc_problem(p, events, now) for p in unbound] + [s['text'] for s in stuck]
     state = dict(
         pvcs_total=len(scope),
-        pvcs_bound=len(scope) - len(unbound),
+        pvcs_bound=len(scope) - len(not_bound),
         unbound_pvcs=[dict(namespace=p['namespace'], name=p['name'], phase=p['phase'],
                            storage_class=p['storage_class']) for p in unbound],
         stuck_pods=[dict((k, s[k]) for k in ('namespace', 'name', 'node', 'age', 'how', 'past_grace', 'reason',
                                              'message'))
                     for s in stuck],
+        pvcs_not_bound=[_key(p) for p in not_bound],
+        pods_not_started=[_key(c) for c in candidates],
+        ignored=ignored,
+        on_absent_nodes=on_absent,
     )
     return Observation(not missing, state, missing), stuck
 

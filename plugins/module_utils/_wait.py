@@ -38,6 +38,14 @@ class GateInputError(GateError):
     name that does not exist): waiting would not fix it."""
 
 
+def same_host(a, b):
+    """Host names match exactly or by their short name (CRUSH, mon ids and node names often use the short name, an
+    inventory the FQDN). Used for the hosts an operator declares absent."""
+    if not a or not b:
+        return False
+    return a == b or a.split('.')[0] == b.split('.')[0]
+
+
 class TransientError(Exception):
     """A failure worth retrying: the thing asked may simply not be up yet."""
 

@@ -19,6 +19,8 @@ description:
   - Reports each unbound claim with its last event, and each stuck pod with its node, how long it has been stuck and
     the message of its last mount event, for example
     C(pod jenkins/jenkins-0 on worker-01 stuck ContainerCreating 95s; FailedMount; … probably no MDS server is up?).
+  - RV(state.pvcs_not_bound) and RV(state.pods_not_started) list, whatever O(ignore) says, what is not Bound / not
+    started; run once in check mode with O(timeout=0) before a power-off, they are the baseline to pass as O(ignore).
   - With O(delete_stuck_pods=true), once every claim in scope is Bound, pods still stuck past O(grace) are deleted
     so that their controllers recreate them (a mount that failed while the storage was down is often retried with a
     long back-off). Only pods that a controller (ReplicaSet, StatefulSet, Job...) recreates are deleted; a bare pod
@@ -66,6 +68,22 @@ options:
       - Delete the pods still stuck past O(grace) once every claim in scope is Bound, so their controllers recreate them.
     type: bool
     default: false
+  ignore:
+    description:
+      - Claims and pods, as V(namespace/name), that were not Bound / not started before the power-off - typically
+        RV(state.pvcs_not_bound) and RV(state.pods_not_started) of a check-mode run then. They are not waited on
+        (and never deleted); a pod whose claims in scope are all ignored is not waited on either (it cannot start;
+        a controller's replacement pod has another name than the one recorded). Reported in RV(state.ignored).
+    type: list
+    elements: str
+    default: []
+  absent_nodes:
+    description:
+      - Nodes known not to come back. Pods scheduled on them are not waited on; they are reported in
+        RV(state.on_absent_nodes). Names match exactly or by their short name.
+    type: list
+    elements: str
+    default: []
 '''
 
 EXAMPLES = r'''
@@ -86,6 +104,17 @@ EXAMPLES = r'''
 - name: Say which pods were recreated
   ansible.builtin.debug:
     msg: "{{ storage.deleted_pods }}"
+
+- name: Before the power-off, record the claims not Bound and the pods not started (evaluated once, never waits)
+  blackstart.cluster.k8s_storage_wait:
+    timeout: 0
+  check_mode: true
+  register: storage_baseline
+
+- name: After the power-on, wait for the rest; worker-05 is not coming back
+  blackstart.cluster.k8s_storage_wait:
+    ignore: "{{ storage_baseline.state.pvcs_not_bound + storage_baseline.state.pods_not_started }}"
+    absent_nodes: [worker-05]
 '''
 
 RETURN = r'''
@@ -147,6 +176,24 @@ state:
           Pending ...), past_grace (V(false) for a pod still starting), reason and message of the last mount event.
       type: list
       elements: dict
+    pvcs_not_bound:
+      description: Every claim in scope that is not Bound, as V(namespace/name), ignored ones included.
+      type: list
+      elements: str
+    pods_not_started:
+      description:
+        - Every pod using a claim in scope (or with a mount-failure event) that has not left C(Pending), as
+          V(namespace/name), whatever O(grace), O(pods_running), O(ignore) and O(absent_nodes) say.
+      type: list
+      elements: str
+    ignored:
+      description: The claims and pods not ready that O(ignore) set aside, as V(namespace/name).
+      type: list
+      elements: str
+    on_absent_nodes:
+      description: The pods not started on a node of O(absent_nodes), as V(namespace/name); not waited on.
+      type: list
+      elements: str
   sample:
     pvcs_total: 2
     pvcs_bound: 2
@@ -154,6 +201,10 @@ state:
     stuck_pods:
       - {namespace: ci, name: jenkins-0, node: worker-01, age: 95, how: ContainerCreating, past_grace: true, reason: FailedMount,
          message: 'MountVolume.MountDevice failed for volume "pvc-..." ...'}
+    pvcs_not_bound: []
+    pods_not_started: [ci/jenkins-0, shop/web-1]
+    ignored: [shop/web-1]
+    on_absent_nodes: []
 '''
 
 import time
@@ -163,14 +214,17 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.blackstart.cluster.plugins.module_utils._k8s import (
     KubectlError, kubectl_argument_spec, kubectl_from_module)
 from ansible_collections.blackstart.cluster.plugins.module_utils._k8s_gates import storage_observation
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError, gate_argument_spec, wait_for
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import gate_argument_spec, run_gate
 
 # Controllers that recreate a deleted pod.
 RECREATING_OWNERS = ('ReplicaSet', 'StatefulSet', 'Job', 'ReplicationController', 'DaemonSet')
 
 
 class Remediation(object):
-    """Deletes stuck pods once the claims are Bound; remembers what it deleted (or would, in check mode)."""
+    """Deletes stuck pods once the claims are Bound; remembers what it deleted (or would, in check mode).
+
+    ``extra`` is the dict :func:`run_gate` adds to the result: deleted_pods, changed, and the sentences for the message.
+    """
 
     def __init__(self, cli, enabled, check_mode):
         self.cli = cli
@@ -179,8 +233,10 @@ class Remediation(object):
         self.deleted = []
         self.done_uids = set()
         self.skipped = []
+        self.extra = dict(deleted_pods=self.deleted, changed=False)
 
     def __call__(self, obs, stuck):
+        self._note(obs.state)
         if not self.enabled or obs.ready or obs.state['unbound_pvcs']:
             return obs
         for pod in stuck:
@@ -202,7 +258,17 @@ class Remediation(object):
                     if not exc.not_found:  # gone already: its controller is on it
                         raise
             self.deleted.append(key)
+            self.extra['changed'] = True
+            self.extra['done'] = '%s pods %s' % ('would delete' if self.check_mode else 'deleted', ', '.join(self.deleted))
         return obs
+
+    def _note(self, state):
+        parts = []
+        if state['ignored']:
+            parts.append('not waited on (not Bound / not started before): %s' % ', '.join(state['ignored']))
+        if state['on_absent_nodes']:
+            parts.append('not waited on (on an absent node): %s' % ', '.join(state['on_absent_nodes']))
+        self.extra['note'] = '; '.join(parts)
 
 
 def make_check(cli, params, remediation, clock=None):
@@ -212,7 +278,8 @@ def make_check(cli, params, remediation, clock=None):
         events = cli.warning_events()
         obs, stuck = storage_observation(pvcs, pods, events, (clock or time.time)(), grace=params['grace'],
                                          namespaces=params['namespaces'], storage_classes=params['storage_classes'],
-                                         pods_running=params['pods_running'])
+                                         pods_running=params['pods_running'], ignore=params['ignore'],
+                                         absent_nodes=params['absent_nodes'])
         return remediation(obs, stuck)
     return check
 
@@ -226,31 +293,20 @@ def main():
         grace=dict(type='int', default=60),
         pods_running=dict(type='bool', default=True),
         delete_stuck_pods=dict(type='bool', default=False),
+        ignore=dict(type='list', elements='str', default=[]),
+        absent_nodes=dict(type='list', elements='str', default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     if p['grace'] < 0 or p['timeout'] < 0 or p['poll'] <= 0:
         module.fail_json(msg='grace and timeout must be >= 0 and poll > 0 (got grace=%s, timeout=%s, poll=%s)'
                          % (p['grace'], p['timeout'], p['poll']))
+    bad = [i for i in p['ignore'] if i.count('/') != 1 or not all(i.split('/'))]
+    if bad:
+        module.fail_json(msg='ignore: %s not of the form namespace/name' % ', '.join(repr(i) for i in bad))
     cli = kubectl_from_module(module)
     remediation = Remediation(cli, p['delete_stuck_pods'], module.check_mode)
-    try:
-        result = wait_for(make_check(cli, p, remediation), p['timeout'], p['poll'], check_mode=module.check_mode)
-    except GateError as exc:
-        module.fail_json(msg=str(exc), deleted_pods=remediation.deleted, changed=bool(remediation.deleted),
-                         **exc.details())
-    out = result.as_dict()
-    out['deleted_pods'] = remediation.deleted
-    out['changed'] = bool(remediation.deleted)
-    out['msg'] = result.summary('Kubernetes storage')
-    if remediation.deleted:
-        out['msg'] += '; %s pods %s' % ('would delete' if module.check_mode else 'deleted', ', '.join(remediation.deleted))
-    if result.ready:
-        module.exit_json(**out)
-    if module.check_mode:
-        module.warn('check mode: evaluated once without waiting: ' + out['msg'])
-        module.exit_json(**out)
-    module.fail_json(**out)
+    run_gate(module, 'Kubernetes storage', make_check(cli, p, remediation), extra=remediation.extra)
 
 
 if __name__ == '__main__':

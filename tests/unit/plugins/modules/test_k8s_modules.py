@@ -293,6 +293,8 @@ def test_nodes_check_mode_evaluates_once(run, at, no_sleep):
     code, result = run(k8s_nodes_wait.main, dict(timeout=60), FakeKubectl({('get', 'nodes'): capture('nodes_not_ready'), LEASES: NO_LEASES}),
                        check_mode=True)
     assert code == 0 and not result['ready'] and result['attempts'] == 1 and no_sleep == []
+    # the baseline a power-off records: which nodes were not Ready
+    assert result['state']['not_ready'] == ['w1', 'w2'] and result['state']['ready'] == []
 
 
 @pytest.mark.parametrize('args,fragment', [
@@ -471,6 +473,45 @@ def test_storage_delete_of_a_pod_already_gone_is_fine_other_errors_fail(run, sto
     fake = storage_fake('pods_failed_mount', 'pvc_bound', 'events_failed_mount', delete=denied)
     code, result = run(k8s_storage_wait.main, dict(delete_stuck_pods=True, timeout=0), fake)
     assert code == 1 and 'cannot delete resource' in result['msg'] and "may not do this" in result['msg']
+
+
+def test_storage_baseline_then_ignore_what_was_not_ready_before(run, storage_at, no_sleep):
+    storage_at('2026-11-25T14:26:00Z')
+    fake = storage_fake('pods_pending', 'pvc_pending', 'events_pending')
+    code, result = run(k8s_storage_wait.main, dict(timeout=0), fake, check_mode=True)
+    assert code == 0 and not result['ready']
+    baseline = result['state']
+    assert baseline['pvcs_not_bound'] == ['ci/jenkins-home'] and baseline['pods_not_started'] == ['ci/jenkins-0']
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, ignore=baseline['pvcs_not_bound'] + baseline['pods_not_started']),
+                       fake)
+    assert code == 0 and result['ready'] and result['missing'] == []
+    assert result['state']['ignored'] == ['ci/jenkins-home', 'ci/jenkins-0']
+    assert result['state']['pvcs_not_bound'] == ['ci/jenkins-home'] and result['state']['unbound_pvcs'] == []
+    assert result['msg'].endswith('not waited on (not Bound / not started before): ci/jenkins-home, ci/jenkins-0')
+    # the claim alone: its pod cannot start either (a replacement pod would have another name)
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, ignore=['ci/jenkins-home']), fake)
+    assert code == 0 and result['state']['ignored'] == ['ci/jenkins-home', 'ci/jenkins-0']
+    # the pod alone: the claim is still waited for
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, ignore=['ci/jenkins-0']), fake)
+    assert code == 1 and result['missing'][0].startswith('PVC ci/jenkins-home Pending') and len(result['missing']) == 1
+
+
+def test_storage_pods_on_absent_nodes_are_not_waited_for(run, storage_at, no_sleep):
+    storage_at('2026-11-25T14:41:19Z')
+    fake = storage_fake('pods_failed_mount', 'pvc_bound', 'events_failed_mount', delete=ok())
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, absent_nodes=['w1.lab.example'], delete_stuck_pods=True),
+                       fake)
+    assert code == 0 and result['ready'] and result['state']['on_absent_nodes'] == ['ci/jenkins-w899kgg4kw-sfx5f']
+    assert result['state']['pods_not_started'] == ['ci/jenkins-w899kgg4kw-sfx5f'] and result['state']['stuck_pods'] == []
+    assert 'not waited on (on an absent node): ci/jenkins-w899kgg4kw-sfx5f' in result['msg']
+    assert fake.writes == [] and result['deleted_pods'] == [], 'a pod not waited on is not deleted'
+    code, result = run(k8s_storage_wait.main, dict(timeout=0, absent_nodes=['w2']), fake)
+    assert code == 1 and result['state']['on_absent_nodes'] == []
+
+
+def test_storage_ignore_must_be_namespace_slash_name(run):
+    code, result = run(k8s_storage_wait.main, dict(ignore=['ci/jenkins-0', 'jenkins-home', 'a/b/c']), FakeKubectl({}))
+    assert code == 1 and result['msg'] == "ignore: 'jenkins-home', 'a/b/c' not of the form namespace/name"
 
 
 def test_storage_bad_grace(run):
