@@ -27,6 +27,7 @@ import datetime
 import json
 import os
 import re
+import threading
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._cli import (
     CommandError, is_transient_failure, run_bounded)
@@ -238,6 +239,29 @@ class KubectlCLI(object):
         args = self.drain_args(node, drain_timeout=drain_timeout, **options)
         return self.run(args, budget=int(drain_timeout) + 3 * self.request_timeout + 10)
 
+    def drain_all(self, nodes, drain_timeout=300, **options):
+        """``kubectl drain`` every node at once, one process per node, each bounded by ``drain_timeout``: the whole
+        takes as long as the slowest node, not their sum. Returns [(node, stdout or None, KubectlError or None)] in
+        the order of ``nodes``."""
+        results = {}
+
+        def one(node):
+            try:
+                results[node] = (self.drain(node, drain_timeout=drain_timeout, **options), None)
+            except KubectlError as exc:
+                results[node] = (None, exc)
+        threads = [threading.Thread(target=one, args=(node,), name='drain-%s' % node) for node in nodes]
+        for t in threads:
+            t.daemon = True
+            t.start()
+        for t in threads:
+            t.join()
+        return [(node,) + results.get(node, (None, KubectlError(['drain', node], None, '', 'the drain thread ended '
+                                                                   'without a result'))) for node in nodes]
+
+    def pdbs(self):
+        return read_pdbs(self.run(['get', 'poddisruptionbudgets', '--all-namespaces'], fmt_json=True))
+
     def delete_pod(self, namespace, name, uid=None):
         # --wait=false: the gate watches the replacement itself; the uid precondition is not offered by
         # kubectl delete, so the caller re-reads the pod right before (a replacement has another name or uid).
@@ -445,6 +469,7 @@ def read_pods(data):
             scheduled=scheduled,
             unschedulable_message=unschedulable_msg,
             pvcs=pvcs,
+            labels=dict(meta.get('labels') or {}),
             owner_kind=_owner_kind(meta),
             mirror='kubernetes.io/config.mirror' in (meta.get('annotations') or {}),
             deleting=bool(meta.get('deletionTimestamp')),
@@ -492,3 +517,44 @@ def read_events(data):
         ))
     out.sort(key=lambda e: (e['last'] or 0, e['count']))
     return out
+
+
+def read_pdbs(data):
+    """``get pdb -o json`` -> [{namespace, name, selector, min_available, max_unavailable, current_healthy,
+    desired_healthy, disruptions_allowed, expected_pods}] (policy/v1 and v1beta1 have the same fields)."""
+    out = []
+    for item in data.get('items', []):
+        meta = item.get('metadata') or {}
+        spec = item.get('spec') or {}
+        status = item.get('status') or {}
+        out.append(dict(
+            namespace=meta.get('namespace'),
+            name=meta.get('name'),
+            selector=spec.get('selector'),
+            min_available=spec.get('minAvailable'),
+            max_unavailable=spec.get('maxUnavailable'),
+            current_healthy=status.get('currentHealthy'),
+            desired_healthy=status.get('desiredHealthy'),
+            disruptions_allowed=status.get('disruptionsAllowed'),
+            expected_pods=status.get('expectedPods'),
+        ))
+    return out
+
+
+# kubectl drain, each time the eviction API refuses a pod (HTTP 429: a PodDisruptionBudget), before it retries:
+#   error when evicting pods/"web-0" -n "shop" (will retry after 5s): Cannot evict pod as it would violate the pod's
+#   disruption budget.
+# and, when its --timeout passes: error when evicting pods/"web-0" -n "shop": global timeout reached: 2m0s
+_EVICT_RE = re.compile(r'error when evicting pods/"([^"]+)" -n "([^"]+)"(?: \(will retry after [^)]*\))?: ([^\]\n]*)')
+
+
+def parse_eviction_errors(text):
+    """kubectl drain's output -> [{pod, namespace, reason}], one per pod (its last reason that names a budget,
+    else its last reason), in the order first seen."""
+    seen = {}
+    for pod, namespace, reason in _EVICT_RE.findall(text or ''):
+        key = (namespace, pod)
+        reason = reason.strip()
+        if key not in seen or 'disruption budget' not in seen[key]:
+            seen[key] = reason
+    return [dict(pod=k[1], namespace=k[0], reason=v) for k, v in seen.items()]

@@ -285,3 +285,75 @@ def cordon_plan(nodes, wanted, state, pods=None):
         if state == 'drained' and drainable_pods(pods or [], name):
             plan['to_drain'].append(name)
     return plan
+
+
+def selector_matches(selector, labels):
+    """A LabelSelector (matchLabels, matchExpressions) against a pod's labels. A null selector matches nothing; an
+    empty one (``{}``) matches every pod (policy/v1)."""
+    if selector is None:
+        return False
+    labels = labels or {}
+    for key, value in (selector.get('matchLabels') or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get('matchExpressions') or []:
+        key, op, values = expr.get('key'), expr.get('operator'), expr.get('values') or []
+        if op == 'In' and labels.get(key) not in values:
+            return False
+        if op == 'NotIn' and key in labels and labels[key] in values:
+            return False
+        if op == 'Exists' and key not in labels:
+            return False
+        if op == 'DoesNotExist' and key in labels:
+            return False
+    return True
+
+
+def _pdb_terms(pdb):
+    spec = []
+    if pdb['min_available'] is not None:
+        spec.append('minAvailable %s' % pdb['min_available'])
+    if pdb['max_unavailable'] is not None:
+        spec.append('maxUnavailable %s' % pdb['max_unavailable'])
+    status = ', '.join('%s %s' % (k, pdb[f]) for k, f in (('currentHealthy', 'current_healthy'),
+                                                          ('desiredHealthy', 'desired_healthy'),
+                                                          ('disruptionsAllowed', 'disruptions_allowed'),
+                                                          ('expectedPods', 'expected_pods')) if pdb[f] is not None)
+    return '; '.join(t for t in (', '.join(spec), status) if t)
+
+
+def drain_refusals(node, evictions, pods, pdbs, pdb_error=None):
+    """What stopped ``kubectl drain`` on ``node``: ``evictions`` from parse_eviction_errors, ``pods`` from read_pods
+    (for the labels), ``pdbs`` from read_pdbs (None when they could not be read: ``pdb_error`` says why).
+
+    Returns (blocked, sentences): blocked = [{node, pod, namespace, pdb}] for each pod a PodDisruptionBudget kept
+    (``pdb`` its name, several joined with ``,`` - the eviction API refuses a pod matched by more than one - or None
+    when not found); one sentence per pod not evicted, naming the budget, its numbers and what to do.
+    """
+    by_key = dict(((p['namespace'], p['name']), p) for p in pods or [])
+    blocked = []
+    sentences = []
+    for ev in evictions:
+        ns, name = ev['namespace'], ev['pod']
+        if 'disruption budget' not in ev['reason'].lower():
+            sentences.append('pod %s/%s on %s was not evicted: %s' % (ns, name, node, ev['reason']))
+            continue
+        pod = by_key.get((ns, name))
+        matched = [b for b in pdbs or [] if b['namespace'] == ns and pod is not None
+                   and selector_matches(b['selector'], pod.get('labels'))]
+        blocked.append(dict(node=node, pod=name, namespace=ns,
+                            pdb=','.join(b['name'] for b in matched) if matched else None))
+        text = 'pod %s/%s on %s cannot be evicted: ' % (ns, name, node)
+        if matched:
+            text += '; '.join('PodDisruptionBudget %s/%s (%s) allows no disruption now' % (ns, b['name'], _pdb_terms(b))
+                              for b in matched)
+            fix = 'relax the PDB (kubectl -n %s edit pdb %s)' % (ns, matched[0]['name'])
+        else:
+            why = pdb_error or ('no PodDisruptionBudget of %s matches its labels now' % ns if pod is not None
+                                else 'the pod was not in the list read before the drain')
+            text += 'a PodDisruptionBudget refuses it (%s; see kubectl -n %s get pdb)' % (why, ns)
+            fix = 'relax the PDB (kubectl -n %s edit pdb NAME)' % ns
+        text += ('. Scale its workload up so that the budget allows one pod down, %s, or power off with '
+                 'blackstart_emergency=true (cordons without draining; the pods stop with their hosts)' % fix)
+        sentences.append(text)
+    return blocked, sentences

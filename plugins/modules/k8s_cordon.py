@@ -19,6 +19,25 @@ description:
   - O(state=drained) cordons, then drains every listed node that still has pods C(kubectl drain) would evict
     (including nodes that were already cordoned; they stay out of RV(changed_nodes)). O(drain=false) only cordons
     (for an emergency power-off with no time to move pods).
+  - The nodes are drained concurrently - one C(kubectl drain --timeout) per node, all started together - so the
+    whole drain takes about O(drain_timeout) (plus the API round trips), not the number of nodes times it.
+  - When the eviction API refuses a pod because of a PodDisruptionBudget, the failure names the pod, its namespace
+    and the budget (read with C(kubectl get pdb -A), matched by its selector against the pod's labels) with its
+    minAvailable/maxUnavailable and currentHealthy/desiredHealthy/disruptionsAllowed, and says what to do - scale
+    the workload, relax the budget, or cordon without draining (O(drain=false), C(blackstart_emergency=true) in the
+    playbooks). Those pods are in RV(blocked).
+  - Whatever fails, the result still says what this call changed (RV(changed_nodes), RV(already_unschedulable)),
+    so that a write-ahead record of the power-off knows which nodes to uncordon.
+notes:
+  - Why every node is cordoned first and then all are drained together, rather than one node at a time while the
+    others stay schedulable - this module is for a whole-cluster power-off, in which every pod is meant to stop. Pods
+    evicted from one worker and rescheduled on another worker that is drained next would only be stopped twice, and
+    draining in turn adds up the timeouts (300 s per node by default). With every node cordoned the evicted pods of
+    a Deployment or StatefulSet stay C(Pending) until the power-on, which is what is wanted. The price - a pod whose
+    PodDisruptionBudget needs another replica running elsewhere cannot be evicted at all; the module then says so
+    (see RV(blocked)) instead of waiting once per node.
+  - To drain for the maintenance of a few nodes while the cluster keeps serving, call the module once per node
+    (a loop with O(nodes) of one node), so that each node's pods land on the others.
 author:
   - blackstart contributors (@blackstart)
 extends_documentation_fragment:
@@ -72,7 +91,8 @@ options:
     type: int
   drain_timeout:
     description:
-      - Seconds C(kubectl drain) may take per node (C(--timeout)); it fails after that, naming the pods it could not evict.
+      - Seconds each C(kubectl drain) may take (C(--timeout)); it fails after that, naming the pods it could not evict.
+        The nodes are drained at the same time, so this bounds the whole drain.
     type: int
     default: 300
   disable_eviction:
@@ -136,14 +156,77 @@ commands:
   returned: always
   type: list
   elements: list
+blocked:
+  description:
+    - The pods a PodDisruptionBudget kept on their node - node, pod, namespace and pdb (the budget's name; several
+      are joined with a comma; null when none could be matched).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{node: worker-01, pod: web-0, namespace: shop, pdb: web}]
+drain_failed:
+  description: The nodes whose C(kubectl drain) failed (they stay cordoned).
+  returned: always
+  type: list
+  elements: str
+  sample: [worker-01]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._k8s import (
-    KubectlError, kubectl_argument_spec, kubectl_from_module)
-from ansible_collections.blackstart.cluster.plugins.module_utils._k8s_gates import cordon_plan
+    KubectlError, kubectl_argument_spec, kubectl_from_module, parse_eviction_errors)
+from ansible_collections.blackstart.cluster.plugins.module_utils._k8s_gates import cordon_plan, drain_refusals
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError
+
+
+class DrainFailed(GateError):
+    """One or more drains failed; ``str()`` names each node and why."""
+
+    def __init__(self, msg, first):
+        super(DrainFailed, self).__init__(msg)
+        self.first = first
+
+    def details(self):
+        return self.first.details()
+
+
+def now_changed(cli, names, unschedulable):
+    """After a cordon/uncordon command failed: which of ``names`` are now as it asked (read again). If they cannot be
+    read, a cordon counts all of them (the record must not miss one to uncordon), an uncordon none."""
+    try:
+        nodes = dict((n['name'], n) for n in cli.nodes())
+    except KubectlError:
+        return list(names) if unschedulable else []
+    return [n for n in names if n in nodes and nodes[n]['unschedulable'] == unschedulable]
+
+
+def drain(cli, nodes, pods, options, out):
+    """Drain ``nodes`` together; record the drained ones in ``out``; raise DrainFailed naming each failure."""
+    failures = []
+    for node, _stdout, exc in cli.drain_all(nodes, **options):
+        if exc is None:
+            out['drained_nodes'].append(node)
+        else:
+            failures.append((node, exc))
+    if not failures:
+        return
+    evictions = dict((node, parse_eviction_errors(exc.stdout + '\n' + exc.stderr)) for node, exc in failures)
+    pdbs, pdb_error = None, None
+    if any('disruption budget' in e['reason'].lower() for evs in evictions.values() for e in evs):
+        try:
+            pdbs = cli.pdbs()
+        except KubectlError as exc:
+            pdb_error = 'the budgets could not be read: %s' % exc
+    parts = []
+    for node, exc in failures:
+        out['drain_failed'].append(node)
+        blocked, sentences = drain_refusals(node, evictions[node], pods, pdbs, pdb_error)
+        out['blocked'].extend(blocked)
+        parts.append('%s: %s' % (node, '; '.join(sentences) if sentences else str(exc)))
+    raise DrainFailed('drain failed on %s (each `kubectl drain --timeout=%ss`, run together; the nodes stay cordoned): '
+                      '%s' % (', '.join(out['drain_failed']), options['drain_timeout'], ' | '.join(parts)),
+                      failures[0][1])
 
 
 def main():
@@ -161,20 +244,20 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
+    out = dict(changed_nodes=[], already_unschedulable=[], already_schedulable=[], drained_nodes=[], commands=[],
+               blocked=[], drain_failed=[])
     wanted = []
     for name in p['nodes']:
         if name and name not in wanted:
             wanted.append(name)
     if not wanted:
-        module.exit_json(changed=False, changed_nodes=[], already_unschedulable=[], already_schedulable=[],
-                         drained_nodes=[], commands=[], msg='no node listed: nothing to do')
+        module.exit_json(changed=False, msg='no node listed: nothing to do', **out)
     if p['drain_timeout'] < 1:
-        module.fail_json(msg='drain_timeout must be at least 1 second')
+        module.fail_json(msg='drain_timeout must be at least 1 second', **out)
     state = p['state']
     if state == 'drained' and not p['drain']:
         state = 'cordoned'
     cli = kubectl_from_module(module)
-    out = dict(changed_nodes=[], already_unschedulable=[], already_schedulable=[], drained_nodes=[], commands=[])
     try:
         nodes = cli.nodes()
         pods = cli.pods() if state == 'drained' else []
@@ -184,25 +267,34 @@ def main():
         if plan['to_cordon']:
             out['commands'].append(cli.base_argv() + ['cordon'] + plan['to_cordon'])
             if not module.check_mode:
-                cli.cordon(plan['to_cordon'])
+                try:
+                    cli.cordon(plan['to_cordon'])
+                except KubectlError:
+                    out['changed_nodes'] = now_changed(cli, plan['to_cordon'], True)
+                    raise
             out['changed_nodes'] = list(plan['to_cordon'])
         drain_options = dict(ignore_daemonsets=p['ignore_daemonsets'], delete_emptydir_data=p['delete_emptydir_data'],
                              force=p['force'], grace_period=p['grace_period'], drain_timeout=p['drain_timeout'],
                              disable_eviction=p['disable_eviction'])
         for node in plan['to_drain']:
             out['commands'].append(cli.base_argv() + cli.drain_args(node, **drain_options))
-            if not module.check_mode:
-                cli.drain(node, **drain_options)
-            out['drained_nodes'].append(node)
+        if module.check_mode:
+            out['drained_nodes'] = list(plan['to_drain'])
+        elif plan['to_drain']:
+            drain(cli, plan['to_drain'], pods, drain_options, out)
         if plan['to_uncordon']:
             out['commands'].append(cli.base_argv() + ['uncordon'] + plan['to_uncordon'])
             if not module.check_mode:
-                cli.uncordon(plan['to_uncordon'])
+                try:
+                    cli.uncordon(plan['to_uncordon'])
+                except KubectlError:
+                    out['changed_nodes'] = now_changed(cli, plan['to_uncordon'], False)
+                    raise
             out['changed_nodes'] = list(plan['to_uncordon'])
     except GateError as exc:
-        details = exc.details() if isinstance(exc, KubectlError) else {}
         # Say what was already done: a failed drain leaves its node cordoned, and the power-on must know.
-        module.fail_json(msg=str(exc), changed=bool(out['changed_nodes'] or out['drained_nodes']), **dict(out, **details))
+        module.fail_json(msg=str(exc), changed=bool(out['changed_nodes'] or out['drained_nodes']),
+                         **dict(out, **exc.details()))
     changed = bool(out['changed_nodes'] or out['drained_nodes'])
     verb = {'cordoned': 'cordoned', 'drained': 'cordoned', 'uncordoned': 'uncordoned'}[state]
     parts = ['%s %s' % (verb, ', '.join(out['changed_nodes'])) if out['changed_nodes'] else 'no node to %s' % verb[:-2]]

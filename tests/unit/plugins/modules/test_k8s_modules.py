@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 
 import pytest
 
@@ -621,6 +623,157 @@ def test_failed_drain_reports_what_was_already_changed(run):
     code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='drained'), fake)
     assert code == 1 and result['changed'] and result['changed_nodes'] == ['w1', 'w2']
     assert result['drained_nodes'] == [] and 'global timeout reached' in result['stderr']
+
+
+def pods_on(*nodes):
+    """The lab's jenkins pod (app=jenkins, owned by a ReplicaSet), one copy running on each node."""
+    base = lab_json('pods_failed_mount')
+    items = []
+    for node in nodes:
+        pod = json.loads(json.dumps(base['items'][0]))
+        pod['metadata']['name'] = 'jenkins-%s' % node
+        pod['metadata']['uid'] = 'uid-%s' % node
+        pod['spec']['nodeName'] = node
+        pod['status']['phase'] = 'Running'
+        items.append(pod)
+    return as_json(dict(base, items=items))
+
+
+def test_drain_runs_the_nodes_together_not_one_after_another(run):
+    # Each drain waits until the other one has started too: run one after the other they would never meet.
+    meet = threading.Barrier(2, timeout=5)
+    hold = 0.3
+
+    def drain(words):
+        meet.wait()
+        time.sleep(hold)
+        return ok('node/%s drained\n' % words[1])
+    fake = cordon_fake2(nodes='nodes_ready', pods=pods_on('w1', 'w2'), drain=drain)
+    start = time.monotonic()
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='drained', drain_timeout=60), fake)
+    took = time.monotonic() - start
+    assert code == 0, result['msg']
+    assert result['drained_nodes'] == ['w1', 'w2'] and result['changed_nodes'] == ['w1', 'w2']
+    assert sorted(w for w in fake.writes if w[0] == 'drain') == [
+        ('drain', 'w1', '--timeout=60s', '--ignore-daemonsets'), ('drain', 'w2', '--timeout=60s', '--ignore-daemonsets')]
+    assert took < 2 * hold, took  # bounded by the slowest node, not the sum
+
+
+PDB_REFUSED = ('error when evicting pods/"jenkins-w1" -n "ci" (will retry after 5s): Cannot evict pod as it would '
+               'violate the pod\'s disruption budget.\n') * 3 + (
+    'error: unable to drain node "w1" due to error: [error when evicting pods/"jenkins-w1" -n "ci": global timeout '
+    'reached: 1m0s], continuing command...\nThere are pending nodes to be drained:\n w1\n')
+
+
+def pdb_list(selector=None, **status):
+    item = dict(apiVersion='policy/v1', kind='PodDisruptionBudget',
+                metadata=dict(name='jenkins', namespace='ci'),
+                spec=dict(minAvailable=1, selector=selector if selector is not None else dict(matchLabels=dict(app='jenkins'))),
+                status=dict(dict(currentHealthy=1, desiredHealthy=1, disruptionsAllowed=0, expectedPods=1), **status))
+    other = json.loads(json.dumps(item))
+    other['metadata']['namespace'] = 'shop'  # same selector, another namespace: not this pod's budget
+    return as_json(dict(apiVersion='v1', kind='List', items=[other, item]))
+
+
+def test_drain_blocked_by_a_pdb_names_pod_namespace_budget_and_what_to_do(run):
+    def drain(words):
+        if words[1] == 'w1':
+            return 1, 'node/w1 cordoned\nevicting pod ci/jenkins-w1\n', PDB_REFUSED
+        return ok('node/w2 drained\n')
+    fake = cordon_fake2(nodes='nodes_ready', pods=pods_on('w1', 'w2'), drain=drain)
+    fake.responses[('get', 'poddisruptionbudgets', '--all-namespaces')] = pdb_list()
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='drained', drain_timeout=60), fake)
+    assert code == 1 and result['changed']
+    assert result['blocked'] == [dict(node='w1', pod='jenkins-w1', namespace='ci', pdb='jenkins')]
+    assert result['changed_nodes'] == ['w1', 'w2'] and result['already_unschedulable'] == []
+    assert result['drained_nodes'] == ['w2'] and result['drain_failed'] == ['w1']
+    assert result['msg'] == (
+        'drain failed on w1 (each `kubectl drain --timeout=60s`, run together; the nodes stay cordoned): w1: pod '
+        'ci/jenkins-w1 on w1 cannot be evicted: PodDisruptionBudget ci/jenkins (minAvailable 1; currentHealthy 1, '
+        'desiredHealthy 1, disruptionsAllowed 0, expectedPods 1) allows no disruption now. Scale its workload up so '
+        'that the budget allows one pod down, relax the PDB (kubectl -n ci edit pdb jenkins), or power off with '
+        'blackstart_emergency=true (cordons without draining; the pods stop with their hosts)')
+    assert 'global timeout reached' in result['stderr']
+
+
+def test_drain_blocked_when_the_budgets_cannot_be_read_or_matched(run):
+    def fake_with(pdbs):
+        fake = cordon_fake2(nodes='nodes_ready', pods=pods_on('w1'), drain=(1, '', PDB_REFUSED))
+        fake.responses[('get', 'poddisruptionbudgets', '--all-namespaces')] = pdbs
+        return fake
+    denied = (1, '', 'Error from server (Forbidden): poddisruptionbudgets.policy is forbidden: User "bs" cannot list')
+    code, result = run(k8s_cordon.main, dict(nodes=['w1'], state='drained'), fake_with(denied))
+    assert code == 1 and result['blocked'] == [dict(node='w1', pod='jenkins-w1', namespace='ci', pdb=None)]
+    assert 'a PodDisruptionBudget refuses it (the budgets could not be read: `' in result['msg']
+    assert 'blackstart_emergency=true' in result['msg'] and result['changed_nodes'] == ['w1']
+    code, result = run(k8s_cordon.main, dict(nodes=['w1'], state='drained'),
+                       fake_with(pdb_list(selector=dict(matchLabels=dict(app='web')))))
+    assert result['blocked'][0]['pdb'] is None and 'no PodDisruptionBudget of ci matches its labels now' in result['msg']
+
+
+def test_drain_failure_without_a_budget_keeps_kubectls_words(run):
+    err = ('error: unable to drain node "w1" due to error: [error when evicting pods/"jenkins-w1" -n "ci": global '
+           'timeout reached: 2m0s], continuing command...\nThere are pending nodes to be drained:\n w1\n')
+    fake = cordon_fake2(nodes='nodes_ready', pods=pods_on('w1'), drain=(1, '', err))
+    code, result = run(k8s_cordon.main, dict(nodes=['w1'], state='drained'), fake)
+    assert code == 1 and result['blocked'] == [] and result['changed_nodes'] == ['w1']
+    assert 'w1: pod ci/jenkins-w1 on w1 was not evicted: global timeout reached: 2m0s' in result['msg']
+    assert not any('poddisruptionbudgets' in c for c in fake.calls), 'the budgets are read only when one refused'
+    # no eviction line at all: kubectl's own error
+    fake = cordon_fake2(nodes='nodes_ready', pods=pods_on('w1'),
+                        drain=(1, '', 'error: cannot delete Pods with local storage (use --delete-emptydir-data to '
+                                      'override): ci/jenkins-w1'))
+    code, result = run(k8s_cordon.main, dict(nodes=['w1'], state='drained'), fake)
+    assert code == 1 and 'w1: `' in result['msg'] and 'use --delete-emptydir-data' in result['msg']
+
+
+def test_a_failed_cordon_still_says_which_nodes_it_cordoned(run):
+    half = lab_json('nodes_ready')
+    half['items'][0]['spec']['unschedulable'] = True  # w1 was cordoned before the command failed on w2
+    fake = cordon_fake2(nodes=[capture('nodes_ready'), as_json(half)],
+                        cordon=(1, 'node/w1 cordoned\n', 'Error from server (ServiceUnavailable): the server is '
+                                                           'currently unable to handle the request'))
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='cordoned'), fake)
+    assert code == 1 and result['changed'] and result['changed_nodes'] == ['w1']
+    assert result['already_unschedulable'] == [] and result['drained_nodes'] == []
+    # unreadable after the failure: every node it asked to cordon counts (the record must not miss one)
+    down = (1, '', 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?')
+    fake = cordon_fake2(nodes=[capture('nodes_ready'), down], cordon=(1, '', 'error: EOF'))
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='cordoned'), fake)
+    assert code == 1 and result['changed_nodes'] == ['w1', 'w2']
+    # uncordon: the ones now schedulable; unreadable, none
+    both = lab_json('nodes_ready')
+    for item in both['items']:
+        item['spec']['unschedulable'] = True
+    fake = cordon_fake2(nodes=[as_json(both), as_json(half)], uncordon=(1, '', 'error: EOF'))
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='uncordoned'), fake)
+    assert code == 1 and result['changed_nodes'] == ['w2']
+    fake = cordon_fake2(nodes=[as_json(both), down], uncordon=(1, '', 'error: EOF'))
+    assert run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='uncordoned'), fake)[1]['changed_nodes'] == []
+
+
+def test_any_failure_returns_the_changed_lists(run):
+    down = (1, '', 'The connection to the server 10.0.0.1:6443 was refused - did you specify the right host or port?')
+    code, result = run(k8s_cordon.main, dict(nodes=['w1']), cordon_fake2(nodes=down))
+    assert code == 1 and result['changed_nodes'] == [] and result['already_unschedulable'] == []
+    assert result['blocked'] == [] and result['drained_nodes'] == []
+    code, result = run(k8s_cordon.main, dict(nodes=['w1', 'worker-09']), cordon_fake2())
+    assert code == 1 and result['changed_nodes'] == [] and 'worker-09' in result['msg']
+
+
+def test_label_selectors():
+    match = _k8s_gates.selector_matches
+    labels = dict(app='web', tier='front')
+    assert match({}, labels) and not match(None, labels)
+    assert match(dict(matchLabels=dict(app='web')), labels) and not match(dict(matchLabels=dict(app='db')), labels)
+    assert match(dict(matchExpressions=[dict(key='tier', operator='In', values=['front', 'back'])]), labels)
+    assert not match(dict(matchExpressions=[dict(key='tier', operator='NotIn', values=['front'])]), labels)
+    assert match(dict(matchExpressions=[dict(key='tier', operator='NotIn', values=['back'])]), labels)
+    assert match(dict(matchExpressions=[dict(key='app', operator='Exists')]), labels)
+    assert not match(dict(matchExpressions=[dict(key='zone', operator='Exists')]), labels)
+    assert not match(dict(matchExpressions=[dict(key='app', operator='DoesNotExist')]), labels)
+    assert _k8s.parse_eviction_errors(PDB_REFUSED) == [
+        dict(pod='jenkins-w1', namespace='ci', reason="Cannot evict pod as it would violate the pod's disruption budget.")]
 
 
 def test_cordon_empty_list_and_bad_timeout(run):
