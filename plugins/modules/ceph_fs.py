@@ -69,8 +69,11 @@ EXAMPLES = r'''
 
 RETURN = r'''
 changed_filesystems:
-  description: The filesystems this call changed.
-  returned: success
+  description:
+    - The filesystems this call changed.
+    - Also on failure - those changed before it (with O(state=down), the one whose command failed counts as changed,
+      so that a record of what to bring back up misses none).
+  returned: always
   type: list
   elements: str
   sample: [cephfs]
@@ -97,8 +100,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import (
     CephCommandError, ceph_argument_spec, cli_from_module)
-from ansible_collections.blackstart.cluster.plugins.module_utils._ceph_gates import GateInputError
-from ansible_collections.blackstart.cluster.plugins.module_utils._wait import Observation, wait_for
+from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateInputError, Observation, wait_for
 
 
 def select(fsmap, names):
@@ -133,12 +135,22 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     cli = cli_from_module(module)
     state = module.params['state']
+    done = []
     try:
         chosen = select(cli.fs_dump(), module.params['filesystems'])
         plan = [(fs['name'], args) for fs in chosen for args in changes(fs, state)]
         if not module.check_mode:
-            for _name, args in plan:
-                cli.fs_set(*args)
+            for name, args in plan:
+                try:
+                    cli.fs_set(*args)
+                except CephCommandError:
+                    # `fs set … down true` may have been applied before the error: a record of what to bring back
+                    # up must not miss it (bringing up a filesystem that is up changes nothing).
+                    if state == 'down' and name not in done:
+                        done.append(name)
+                    raise
+                if name not in done:
+                    done.append(name)
         names = sorted(set(name for name, _args in plan))
         elapsed = 0.0
         if state == 'down' and not module.check_mode and module.params['timeout'] > 0:
@@ -151,11 +163,12 @@ def main():
             elapsed = round(result.elapsed, 3)
             if not result.ready:
                 module.fail_json(msg='ran `ceph fs set ... down true` but ranks did not stop: '
-                                 + result.summary('filesystems down'), changed_filesystems=names)
+                                 + result.summary('filesystems down'), changed=bool(names), changed_filesystems=names)
     except CephCommandError as exc:
-        module.fail_json(msg=str(exc), **exc.details())
+        module.fail_json(msg=str(exc) + (' (changed before the failure: %s)' % ', '.join(done) if done else ''),
+                         changed=bool(done), changed_filesystems=sorted(done), **exc.details())
     except GateInputError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), changed=False, changed_filesystems=[])
     module.exit_json(
         changed=bool(plan),
         changed_filesystems=names,

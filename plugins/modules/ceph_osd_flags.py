@@ -70,8 +70,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 flags_before:
-  description: The OSD map flags read before any change (C(pause) added when both C(pauserd) and C(pausewr) are set).
-  returned: success
+  description:
+    - The OSD map flags read before any change (C(pause) added when both C(pauserd) and C(pausewr) are set); empty
+      when they could not be read.
+  returned: always
   type: list
   elements: str
   sample: [noout, sortbitwise, recovery_deletes, purged_snapdirs, pglog_hardlimit]
@@ -82,14 +84,17 @@ flags_after:
   elements: str
   sample: [nobackfill, noout, norebalance, norecover, sortbitwise, recovery_deletes, purged_snapdirs, pglog_hardlimit]
 changed_flags:
-  description: The flags this call set (O(state=present)) or unset (O(state=absent)); empty when none needed it.
-  returned: success
+  description:
+    - The flags this call set (O(state=present)) or unset (O(state=absent)); empty when none needed it.
+    - Also on failure - the flags changed before it (read again after the failure; when that fails too, a flag whose
+      C(ceph osd set) failed counts as set, so that a record of what to undo misses none).
+  returned: always
   type: list
   elements: str
   sample: [norecover, norebalance, nobackfill]
 already:
-  description: The requested flags that were already as asked and were left alone.
-  returned: success
+  description: The requested flags that were already as asked and were left alone (also on failure, once the flags were read).
+  returned: always
   type: list
   elements: str
   sample: [noout]
@@ -114,6 +119,17 @@ from ansible_collections.blackstart.cluster.plugins.module_utils._ceph import (
     OSD_FLAGS, CephCommandError, ceph_argument_spec, cli_from_module)
 
 
+def changed_after_failure(cli, before, todo, done, failing, want_on):
+    """Which flags of ``todo`` a call that failed at ``failing`` changed: read again; if that fails too, the ones
+    done plus, when setting, the failing one (it may have been applied before the error: a record must not miss a
+    flag to unset; unsetting a flag that is not set changes nothing)."""
+    try:
+        now = cli.osd_dump()['flags']
+    except CephCommandError:
+        return done + ([failing] if want_on else [])
+    return [f for f in todo if (f in now) != (f in before)]
+
+
 def main():
     argument_spec = ceph_argument_spec()
     argument_spec.update(
@@ -124,6 +140,7 @@ def main():
     cli = cli_from_module(module)
     want_on = module.params['state'] == 'present'
     wanted = list(dict.fromkeys(module.params['flags']))  # keep order, drop repeats
+    before, todo, done = None, [], []
     try:
         dump = cli.osd_dump()
         before = dump['flags']
@@ -132,7 +149,12 @@ def main():
         commands = [cli.argv(['osd', 'set' if want_on else 'unset', f], fmt_json=False) for f in todo]
         if not module.check_mode:
             for flag in todo:
-                cli.osd_flag(flag, want_on)
+                try:
+                    cli.osd_flag(flag, want_on)
+                except CephCommandError:
+                    done[:] = changed_after_failure(cli, before, todo, done, flag, want_on)
+                    raise
+                done.append(flag)
             if todo:
                 dump = cli.osd_dump()
                 after, epoch = dump['flags'], dump['epoch']
@@ -147,12 +169,18 @@ def main():
                 else:
                     after.difference_update(parts)
     except CephCommandError as exc:
-        module.fail_json(msg=str(exc), **exc.details())
+        # Say what was changed before the failure: the caller's record must know which flags to undo.
+        module.fail_json(msg=str(exc) + (' (changed before the failure: %s)' % ', '.join(done) if done else ''),
+                         changed=bool(done), changed_flags=done,
+                         already=[f for f in wanted if f not in todo] if before is not None else [],
+                         flags_before=sorted(before) if before is not None else [], **exc.details())
     if not module.check_mode:
         stuck = [f for f in todo if (f in after) != want_on]
         if stuck:
             module.fail_json(msg='ran `ceph osd %s` for %s but the OSD map still shows %s: another client changed them?'
                              % ('set' if want_on else 'unset', ', '.join(todo), ', '.join(stuck)),
+                             changed=len(stuck) < len(todo), changed_flags=[f for f in todo if f not in stuck],
+                             already=[f for f in wanted if f not in todo],
                              flags_before=sorted(before), flags_after=sorted(after))
     module.exit_json(
         changed=bool(todo),

@@ -116,3 +116,67 @@ def test_flags_return_the_epoch(run):
     assert result['epoch'] == 40
     code, result = run(ceph_osd_flags.main, dict(flags=['noout']), FakeCeph('flags_set'))
     assert result['epoch'] == 68 and not result['changed']
+
+
+# ------------------------------------------------------------------ what was changed, also when a command fails
+
+TIMED_OUT = (1, '', '2026-11-25T13:00:00.000+0000 7f0 0 monclient(hunting): authenticate timed out after 10')
+
+
+def test_fs_failure_still_names_the_filesystems_changed(run):
+    cluster = Cluster(max_mds=0, joinable=False)
+    fake = cluster.fake()
+    fake.extra[('fs', 'set', 'cephfs', 'joinable', 'true')] = (22, '', 'Error EINVAL: rejected')
+    code, result = run(ceph_fs.main, dict(state='up'), fake)
+    assert code == 1 and result['changed'] and result['changed_filesystems'] == ['cephfs']
+    assert 'Error EINVAL: rejected' in result['msg'] and '(changed before the failure: cephfs)' in result['msg']
+    # nothing done before the failure: nothing reported
+    fake = Cluster(max_mds=0).fake()
+    fake.extra[('fs', 'set', 'cephfs', 'down', 'false')] = (22, '', 'Error EINVAL: rejected')
+    code, result = run(ceph_fs.main, dict(state='up'), fake)
+    assert code == 1 and not result['changed'] and result['changed_filesystems'] == []
+    # down: a command that timed out may have been applied - counted, so that the power-on brings it back
+    fake = Cluster().fake()
+    fake.extra[('fs', 'set', 'cephfs', 'down', 'true')] = TIMED_OUT
+    code, result = run(ceph_fs.main, dict(state='down'), fake)
+    assert code == 1 and result['changed_filesystems'] == ['cephfs']
+    code, result = run(ceph_fs.main, dict(state='up', filesystems=['nope']), Cluster().fake())
+    assert code == 1 and result['changed_filesystems'] == []
+
+
+def test_flags_failure_still_names_the_flags_set_before_it(run):
+    fake = FakeCeph('healthy', extra={('osd', 'set', 'norecover'): (22, '', 'Error EINVAL: rejected')})
+    code, result = run(ceph_osd_flags.main, dict(flags=['noout', 'norecover', 'nobackfill']), fake)
+    assert code == 1 and result['changed'] and result['changed_flags'] == ['noout']
+    assert result['already'] == [] and 'noout' not in result['flags_before']
+    assert '(changed before the failure: noout)' in result['msg'] and 'Error EINVAL: rejected' in result['msg']
+    # the flags cannot be read again after the failure: the failing flag may have been set, it counts
+    dumps = []
+
+    def osd_dump(words):
+        dumps.append(words)
+        return (0, FakeCeph('healthy')(['ceph', 'osd', 'dump', '--format', 'json'], environ_update=dict(
+            LC_ALL='C', LANG='C'))[1], '') if len(dumps) == 1 else TIMED_OUT
+    fake = FakeCeph('healthy', extra={('osd', 'set', 'norecover'): TIMED_OUT, ('osd', 'dump'): osd_dump})
+    code, result = run(ceph_osd_flags.main, dict(flags=['noout', 'norecover', 'nobackfill']), fake)
+    assert code == 1 and result['changed_flags'] == ['noout', 'norecover'] and len(dumps) == 2
+    # unsetting: what was unset before the failure; the failing one is not assumed unset
+    fake = FakeCeph('flags_set', extra={('osd', 'unset', 'nodown'): (22, '', 'Error EINVAL: rejected')})
+    code, result = run(ceph_osd_flags.main, dict(flags=['noout', 'nodown', 'pause'], state='absent'), fake)
+    assert code == 1 and result['changed_flags'] == ['noout']
+    # the first read failed: nothing changed, nothing known
+    code, result = run(ceph_osd_flags.main, dict(flags=['noout']), FakeCeph('mons_down'))
+    assert code == 1 and result['changed_flags'] == [] and result['already'] == [] and result['flags_before'] == []
+
+
+def test_flags_that_do_not_stick_report_the_ones_that_did(run):
+    fake = FakeCeph('healthy')
+
+    def ignore_nodown(argv, **kwargs):
+        words = tuple(argv[argv.index('--rados_osd_op_timeout=10') + 1:])
+        if words == ('osd', 'set', 'nodown'):
+            fake.calls.append(argv)
+            return 0, '', 'nodown is set'
+        return fake(argv, **kwargs)
+    code, result = run(ceph_osd_flags.main, dict(flags=['noout', 'nodown']), ignore_nodown)
+    assert code == 1 and 'still shows nodown' in result['msg'] and result['changed_flags'] == ['noout']
