@@ -28,7 +28,10 @@ INVENTORY_DIR = REPO_DIR / "inventories" / "lab" if INSTANCE == 0 else STATE_DIR
 KUBELAB_SRC = LAB_DIR / "k8s" / "kubelab"
 K8S_UNITS_SRC = LAB_DIR / "k8s" / "units"
 K8S_MANIFESTS = LAB_DIR / "k8s" / "manifests"
-NETWORK = "blackstart-lab"
+# One network name per instance: netavark names its NAT chain after the network name, so two labs with one name
+# share a chain whose MASQUERADE rule then catches the other lab's host-to-host traffic (measured: etcd peers of
+# the default lab saw each other as the bridge gateway and refused the TLS peers).
+NETWORK = "blackstart-lab" if INSTANCE == 0 else f"blackstart-lab-{INSTANCE}"
 BRIDGE = f"bslab{INSTANCE}"
 IMAGE_REPO = "localhost/blackstart-lab"
 
