@@ -24,11 +24,9 @@ Private to the collection (leading underscore).
 from __future__ import annotations
 
 import datetime
-import json
-import os
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._cli import (
-    CommandError, is_transient_failure, run_bounded)
+    CommandError, Tool, file_problems, find_executable, is_transient_failure)
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import TransientError
 
 # ---------------------------------------------------------------------------------------------------
@@ -95,6 +93,9 @@ def _hint_for(stderr, rc):
     return None
 
 
+CEPH = Tool(CephCommandError, CephTransientError, is_transient, _hint_for, 'a ceph CLI', 'executable')
+
+
 class CephCLI(object):
     """Runs ``ceph`` commands. ``run_command`` has AnsibleModule.run_command's signature (tests pass a fake)."""
 
@@ -134,18 +135,8 @@ class CephCLI(object):
         """Run ``ceph <args>``; return parsed JSON (fmt_json) or stdout text."""
         argv = self.argv(args, fmt_json)
         # The outer bound is the last resort against a client that hangs past every Ceph timeout.
-        rc, out, err, reason = run_bounded(self._run_command, argv, self.timeout_bin, 2 * self.op_timeout + 5)
-        if rc != 0:
-            cls = CephTransientError if is_transient(rc, err) else CephCommandError
-            raise cls(argv, rc, out, err, hint=_hint_for(err, rc), reason=reason)
-        if not fmt_json:
-            return out
-        try:
-            return json.loads(out)
-        except ValueError:
-            raise CephCommandError(
-                argv, rc, out, err, reason='printed output that is not JSON',
-                hint='First bytes: %r. Is the executable option a ceph CLI?' % (out or '')[:120])
+        rc, out, err = CEPH.run(self._run_command, argv, self.timeout_bin, 2 * self.op_timeout + 5)
+        return CEPH.parse_json(argv, rc, out, err) if fmt_json else out
 
 
 class CephClient(CephCLI):
@@ -218,16 +209,12 @@ def cli_from_module(module):
     """
     p = module.params
     exe = p['executable']
-    path = exe if os.path.isabs(exe) and os.access(exe, os.X_OK) else module.get_bin_path(exe)
+    path = find_executable(module, exe)
     problems = []
     if not path:
         problems.append('ceph CLI %r not found (PATH or absolute path): install ceph-common on this host, '
                         'run the task on a host that has it, or set executable' % exe)
-    for what, fpath in (('conf', p['conf']), ('keyring', p['keyring'])):
-        if fpath and not os.path.isfile(fpath):
-            problems.append('%s file %s does not exist on this host' % (what, fpath))
-        elif fpath and not os.access(fpath, os.R_OK):
-            problems.append('%s file %s is not readable by this user' % (what, fpath))
+    problems += file_problems('conf', p['conf']) + file_problems('keyring', p['keyring'])
     if p['cli_timeout'] < 1:
         problems.append('cli_timeout must be at least 1 second')
     if problems:

@@ -123,8 +123,8 @@ def _stale_why(osd, name, since_epoch, since, epoch_time):
     """Why "up" in the map is not evidence for this OSD, or None when it booted after the reference point."""
     if since_epoch is not None:
         if osd['up_from'] <= since_epoch:
-            return '%s is "up" in the map but has not booted since epoch %d (up_from %d)' % (name, since_epoch,
-                                                                                           osd['up_from'])
+            return ('%s is "up" in the map but has not booted since epoch %d (up_from %d)'
+                    % (name, since_epoch, osd['up_from']))
         return None
     if since is not None:
         t = epoch_time(osd['up_from'])

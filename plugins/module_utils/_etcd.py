@@ -24,12 +24,10 @@ Private to the collection (leading underscore).
 
 from __future__ import annotations
 
-import json
-import os
 import re
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._cli import (
-    CommandError, is_transient_failure, run_bounded)
+    CommandError, Tool, file_problems, find_executable, is_transient_failure)
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import TransientError
 
 DEFAULT_ENDPOINT = 'https://127.0.0.1:2379'
@@ -102,6 +100,9 @@ class EtcdTransientError(EtcdError, TransientError):
     """No member answered in time, or no leader: worth retrying while a gate waits."""
 
 
+ETCDCTL = Tool(EtcdError, EtcdTransientError, is_transient, _hint_for, 'an etcdctl of the v3 API (3.4+)', 'etcdctl')
+
+
 class EtcdCLI(object):
     """Runs ``etcdctl`` (v3 API). ``run_command`` has AnsibleModule.run_command's signature."""
 
@@ -127,19 +128,10 @@ class EtcdCLI(object):
         argv = self.argv(endpoints, args)
         # endpoint status asks the endpoints one after the other: budget one command timeout each.
         budget = self.op_timeout * (len(endpoints) + 1) + 5
-        rc, out, err, reason = run_bounded(self._run_command, argv, self.timeout_bin, budget, {'ETCDCTL_API': '3'})
-        data = None
-        if out.strip():
-            try:
-                data = json.loads(out)
-            except ValueError:
-                raise EtcdError(argv, rc, out, err, reason='printed output that is not JSON',
-                                hint='First bytes: %r. Is the etcdctl option an etcdctl of the v3 API (3.4+)?'
-                                % out[:120])
-        if rc != 0 and not (accept_rc1_with_json and rc == 1 and data is not None):
-            cls = EtcdTransientError if is_transient(rc, err) else EtcdError
-            raise cls(argv, rc, out, err, hint=_hint_for(err, rc), reason=reason)
-        return data, err
+        # `endpoint health/status` exit 1 when one endpoint is unhealthy, and their JSON is the answer then.
+        accept = (lambda rc, out, err: rc == 1 and bool(out.strip())) if accept_rc1_with_json else None
+        rc, out, err = ETCDCTL.run(self._run_command, argv, self.timeout_bin, budget, {'ETCDCTL_API': '3'}, accept)
+        return (ETCDCTL.parse_json(argv, rc, out, err) if out.strip() else None), err
 
     def member_list(self, endpoints):
         data, _err = self.run(endpoints, ['member', 'list'])
@@ -170,17 +162,13 @@ def etcdctl_from_module(module):
     """Build an EtcdCLI from the module's options, or fail the module naming the bad input (before running anything)."""
     p = module.params
     exe = p['etcdctl']
-    path = exe if os.path.isabs(exe) and os.access(exe, os.X_OK) else module.get_bin_path(exe)
+    path = find_executable(module, exe)
     problems = []
     if not path:
         problems.append('etcdctl %r not found (PATH or absolute path): install etcd-client (Debian) on this host, '
                         'or set the etcdctl option' % exe)
     for what in ('cacert', 'cert', 'key'):
-        fpath = p[what]
-        if fpath and not os.path.isfile(fpath):
-            problems.append('%s file %s does not exist on this host' % (what, fpath))
-        elif fpath and not os.access(fpath, os.R_OK):
-            problems.append('%s file %s is not readable by this user (become: true)' % (what, fpath))
+        problems += file_problems(what, p[what], ' (become: true)')
     if bool(p['cert']) != bool(p['key']):
         problems.append('cert and key go together: give both or neither')
     if not p['endpoints']:

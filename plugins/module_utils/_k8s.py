@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import re
 import threading
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._cli import (
-    CommandError, is_transient_failure, run_bounded)
+    CommandError, Tool, file_problems, find_executable, is_transient_failure)
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import TransientError
 
 DEFAULT_KUBECONFIG = '/etc/kubernetes/admin.conf'
@@ -124,6 +123,9 @@ class KubectlTransientError(KubectlError, TransientError):
     """The apiserver could not be reached or was not ready: worth retrying while a gate waits."""
 
 
+KUBECTL = Tool(KubectlError, KubectlTransientError, is_transient, _hint_for, 'a kubectl', 'kubectl')
+
+
 class KubectlCLI(object):
     """Runs ``kubectl``. ``run_command`` has AnsibleModule.run_command's signature (tests pass a fake)."""
 
@@ -154,17 +156,8 @@ class KubectlCLI(object):
             argv += ['-o', 'json']
         # Discovery, then the request, each bounded by --request-timeout; drain brings its own budget.
         budget = budget or 3 * self.request_timeout + 5
-        rc, out, err, reason = run_bounded(self._run_command, argv, self.timeout_bin, budget)
-        if rc != 0:
-            cls = KubectlTransientError if is_transient(rc, err) else KubectlError
-            raise cls(argv, rc, out, err, hint=_hint_for(err, rc), reason=reason)
-        if not fmt_json:
-            return out
-        try:
-            return json.loads(out)
-        except ValueError:
-            raise KubectlError(argv, rc, out, err, reason='printed output that is not JSON',
-                               hint='First bytes: %r. Is the executable option a kubectl?' % (out or '')[:120])
+        rc, out, err = KUBECTL.run(self._run_command, argv, self.timeout_bin, budget)
+        return KUBECTL.parse_json(argv, rc, out, err) if fmt_json else out
 
     # --------------------------------------------------------------------------------------- reads
     def kubeconfig_server(self):
@@ -256,8 +249,8 @@ class KubectlCLI(object):
             t.start()
         for t in threads:
             t.join()
-        return [(node,) + results.get(node, (None, KubectlError(['drain', node], None, '', 'the drain thread ended '
-                                                                   'without a result'))) for node in nodes]
+        lost = (None, KubectlError(['kubectl', 'drain'], None, '', 'the drain ended without a result'))
+        return [(node,) + results.get(node, lost) for node in nodes]
 
     def pdbs(self):
         return read_pdbs(self.run(['get', 'poddisruptionbudgets', '--all-namespaces'], fmt_json=True))
@@ -286,19 +279,17 @@ def kubectl_from_module(module):
     """
     p = module.params
     exe = p['kubectl']
-    path = exe if os.path.isabs(exe) and os.access(exe, os.X_OK) else module.get_bin_path(exe)
+    path = find_executable(module, exe)
     problems = []
     if not path:
         problems.append('kubectl %r not found (PATH or absolute path): install kubectl on this host, run the task '
                         'on a control-plane host that has it, or set the kubectl option' % exe)
     kc = p['kubeconfig']
-    if not os.path.isfile(kc):
-        problems.append('kubeconfig file %s does not exist on this host (on a kubeadm control-plane host it is '
-                        '/etc/kubernetes/admin.conf; on the controller use delegate_to: localhost and a kubeconfig '
-                        'path there)' % kc)
-    elif not os.access(kc, os.R_OK):
-        problems.append('kubeconfig file %s is not readable by this user (become: true, or a copy readable by '
-                        'this user)' % kc)
+    if not kc:
+        problems.append('kubeconfig must name a kubeconfig file')
+    problems += [text + (' (on a kubeadm control-plane host it is /etc/kubernetes/admin.conf; on the controller use '
+                         'delegate_to: localhost and a kubeconfig path there)' if 'does not exist' in text else '')
+                 for text in file_problems('kubeconfig', kc, ' (become: true, or a copy readable by this user)')]
     if p['cli_timeout'] < 1:
         problems.append('cli_timeout must be at least 1 second')
     if problems:

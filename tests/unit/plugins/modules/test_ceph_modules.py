@@ -398,8 +398,8 @@ def test_noup_is_named(run):
 
 # ------------------------------------------------------------------ the OSD gate on its own, and degraded on purpose
 
-SILENT = dict((('tell', 'osd.%d' % i, 'status'), (1, '', 'Error ENXIO: problem getting command descriptions from '
-                                                   'osd.%d' % i)) for i in range(3))
+SILENT = dict((('tell', 'osd.%d' % i, 'status'),
+               (1, '', 'Error ENXIO: problem getting command descriptions from osd.%d' % i)) for i in range(3))
 
 
 def test_alone_after_a_hard_power_loss_it_asks_the_daemons_and_never_passes_on_the_map(run, no_sleep):

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from ansible_collections.blackstart.cluster.plugins.module_utils import _etcd, _etcd_gates, _wait
+from ansible_collections.blackstart.cluster.plugins.module_utils import _cli, _etcd, _etcd_gates, _wait
 from ansible_collections.blackstart.cluster.plugins.modules import etcd_wait
 
 from tests.unit.k8s_fakes import FakeEtcdctl, etcd_capture, run_module
@@ -158,8 +158,8 @@ def test_bad_input_fails_before_running_anything(run, tls, args, fragment):
 
 
 def test_unreadable_key(run, tls, monkeypatch):
-    real = _etcd.os.access
-    monkeypatch.setattr(_etcd.os, 'access', lambda p, m: False if p == tls['key'] else real(p, m))
+    real = _cli.os.access
+    monkeypatch.setattr(_cli.os, 'access', lambda p, m: False if p == tls['key'] else real(p, m))
     code, result = run(dict(tls, endpoints=EPS), FakeEtcdctl({}))
     assert code == 1 and 'key file %s is not readable' % tls['key'] in result['msg']
 

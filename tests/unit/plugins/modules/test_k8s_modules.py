@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ansible_collections.blackstart.cluster.plugins.module_utils import _k8s, _k8s_gates, _wait
+from ansible_collections.blackstart.cluster.plugins.module_utils import _cli, _k8s, _k8s_gates, _wait
 from ansible_collections.blackstart.cluster.plugins.modules import (
     k8s_apiserver_wait, k8s_cordon, k8s_nodes_wait, k8s_storage_wait)
 
@@ -314,8 +314,8 @@ def test_bad_client_input_fails_before_running_anything(run, args, fragment):
 
 
 def test_unreadable_kubeconfig(run, kubeconfig, monkeypatch):
-    real = _k8s.os.access
-    monkeypatch.setattr(_k8s.os, 'access', lambda p, m: False if p == kubeconfig else real(p, m))
+    real = _cli.os.access
+    monkeypatch.setattr(_cli.os, 'access', lambda p, m: False if p == kubeconfig else real(p, m))
     code, result = run(k8s_nodes_wait.main, {}, FakeKubectl({}))
     assert code == 1 and 'is not readable by this user' in result['msg']
 
@@ -731,8 +731,8 @@ def test_a_failed_cordon_still_says_which_nodes_it_cordoned(run):
     half = lab_json('nodes_ready')
     half['items'][0]['spec']['unschedulable'] = True  # w1 was cordoned before the command failed on w2
     fake = cordon_fake2(nodes=[capture('nodes_ready'), as_json(half)],
-                        cordon=(1, 'node/w1 cordoned\n', 'Error from server (ServiceUnavailable): the server is '
-                                                           'currently unable to handle the request'))
+                        cordon=(1, 'node/w1 cordoned\n',
+                                'Error from server (ServiceUnavailable): the server is currently unable to handle the request'))
     code, result = run(k8s_cordon.main, dict(nodes=['w1', 'w2'], state='cordoned'), fake)
     assert code == 1 and result['changed'] and result['changed_nodes'] == ['w1']
     assert result['already_unschedulable'] == [] and result['drained_nodes'] == []
