@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
+import time
 
 import pytest
 
@@ -426,6 +428,31 @@ def test_a_serving_daemon_is_not_asked_again_in_the_same_life(run, no_sleep):
     assert code == 0 and result['attempts'] == 3
     assert asked == ['osd.0', 'osd.1', 'osd.2'] and result['state']['osds'][2]['up_from'] == \
         load('healthy', 'osd_dump')['osds'][2]['up_from']
+
+
+def test_the_daemons_are_asked_together(run):
+    # After a hard power loss every silent daemon costs the CLI timeout: asked in turn, 30 OSDs would hold one check
+    # for 5 minutes. Each fake daemon here answers only once the other two were asked too.
+    meet = threading.Barrier(3, timeout=5)
+    hold = 0.3
+
+    def silent(words):
+        meet.wait()
+        time.sleep(hold)
+        return 1, '', 'Error ETIMEDOUT: timed out'
+    extra = dict((('tell', 'osd.%d' % i, 'status'), silent) for i in range(3))
+    fake = FakeCeph('healthy', extra=extra)
+    start = time.monotonic()
+    code, result = run(ceph_osd_wait.main, dict(timeout=0), fake)
+    took = time.monotonic() - start
+    assert code == 1 and result['state']['not_running'] == [0, 1, 2]
+    assert took < 2 * hold, took
+    assert sum(1 for c in fake.calls if 'tell' in c) == 3, 'each daemon asked once'
+    # an OSD expected down is not asked at all
+    meet = threading.Barrier(2, timeout=5)
+    fake = FakeCeph('healthy', extra=extra)
+    code, result = run(ceph_osd_wait.main, dict(timeout=0, expect_down=[2]), fake)
+    assert sorted(c[c.index('tell') + 1] for c in fake.calls if 'tell' in c) == ['osd.0', 'osd.1']
 
 
 def test_expect_down_is_not_waited_on_and_is_named(run):
