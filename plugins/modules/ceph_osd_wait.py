@@ -24,6 +24,8 @@ description:
     does not if it does not answer (its daemon is not running). It is stuck if it says V(booting) - measured on the
     lab after a hard power loss - it rebooted with the address the map still shows "up", so the mons took its boot
     for a duplicate and it waits; see O(on_stuck_booting).
+  - Without O(since_epoch) or O(since) the daemons are asked together, 8 at a time (a daemon that does not answer
+    costs O(cli_timeout)).
   - O(expect_down) and O(absent_hosts) name OSDs that may stay down and out (they were so before the power-off, or
     their host is not coming back). They are not waited on; they are listed in RV(state.expected_down), described
     in RV(state.degraded) and in the message.
