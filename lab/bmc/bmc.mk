@@ -21,7 +21,7 @@ lab-power-test: lab-power-up
 	@start=$$(date +%s); \
 	$(LAB_POWER_ENV) $(LAB_POWER_PY) -m pytest tests/lab_power -q -p no:cacheprovider -rA; rc=$$?; \
 	echo "lab-power-test: tests took $$(( $$(date +%s) - start )) s"; \
-	if [ -z "$(LAB_POWER_KEEP)" ]; then $(MAKE) --no-print-directory lab-power-down || rc=1; fi; \
+	if [ -z "$(LAB_POWER_KEEP)" ]; then $(LAB_POWER_ENV) $(LAB_POWER_PY) lab/bin/lab down || rc=1; fi; \
 	exit $$rc
 
 lab-power-peers:

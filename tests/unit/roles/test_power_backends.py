@@ -193,13 +193,19 @@ def test_failures_name_host_backend_and_cause_and_never_show_a_secret(lab):
                     'power_commands': {'status': ['sh', '-c', 'read -r p; echo "BMC refused password $p" >&2; exit 3',
                                                   argv_secret], 'on': ['true']}},
         'ipmi-nopw': {'power_backend': 'ipmi', 'power_ipmi': {'name': '127.0.0.1', 'user': 'x'}},
+        'ipmi-dead': {'power_backend': 'ipmi', 'power_ipmi': {'name': '127.0.0.1', 'port': free_port(),
+                                                              'user': 'x', 'password': 'DeadBmcSecret-3'}},
+        'rf-dead': {'power_backend': 'redfish', 'power_redfish': {
+            'baseuri': f'127.0.0.1:{free_port(socket.SOCK_STREAM)}', 'username': 'x', 'password': 'DeadRfSecret-4'}},
     }, 'status', '-vvv')
     out = run.stdout + run.stderr
     assert run.returncode != 0
-    for secret in ['WrongIpmiSecret-1', 'WrongRfSecret-2', argv_secret, stdin_secret, *lab.peers.secrets]:
+    for secret in ['WrongIpmiSecret-1', 'WrongRfSecret-2', argv_secret, stdin_secret, 'DeadBmcSecret-3',
+                   'DeadRfSecret-4', *lab.peers.secrets]:
         assert secret not in out, f'{secret} in -vvv output'
     # what the inventory put into a command's argv is on the process list (documented); nothing else is
-    for secret in ['WrongIpmiSecret-1', 'WrongRfSecret-2', stdin_secret, *lab.peers.secrets]:
+    for secret in ['WrongIpmiSecret-1', 'WrongRfSecret-2', stdin_secret, 'DeadBmcSecret-3', 'DeadRfSecret-4',
+                   *lab.peers.secrets]:
         assert not [c for c in run.ps if secret in c], f'{secret} on a command line'
     assert re.search(r"ipmi-bad: power backend 'ipmi': reading the power state through the BMC at 127\.0\.0\.1:\d+ "
                      r"failed: Incorrect password provided", out), out[-6000:]
@@ -208,3 +214,8 @@ def test_failures_name_host_backend_and_cause_and_never_show_a_secret(lab):
     assert "cmd-bad: power backend 'command': power_commands.status failed on the controller, rc=3: " \
            "BMC refused password ********" in out, out[-6000:]
     assert "ipmi-nopw: power backend 'ipmi' needs power_ipmi.password" in out, out[-6000:]
+    # the BMC not answering
+    assert re.search(r"ipmi-dead: power backend 'ipmi': reading the power state through the BMC at 127\.0\.0\.1:\d+ "
+                     r"failed: no answer from the BMC", out), out[-6000:]
+    assert re.search(r"rf-dead: power backend 'redfish': reading the power state through the BMC at 127\.0\.0\.1:\d+ "
+                     r"failed: .*Connection refused", out), out[-6000:]
