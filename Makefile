@@ -69,7 +69,7 @@ sanity: venv $(SANITY_VENV)/.installed
 	mkdir -p $(dir $(GET_PIP_CACHE)) && cp tools/get_pip_standin.py $(GET_PIP_CACHE)
 	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_TREE)
 	git ls-files -co --exclude-standard -z \
-	  | grep -zv -e '^lab/' -e '^tests/lab' -e '^\.ci/' -e '^tools/' \
+	  | grep -zv -e '^lab/' -e '^tests/lab' -e '^tests/faults' -e '^\.ci/' -e '^tools/' \
 	  | tar --null -T - -cf - | tar -xf - -C $(SANITY_TREE)
 	cd $(SANITY_TREE) && git init -q && git add -A
 	cd $(SANITY_TREE) && PATH=$(CURDIR)/$(SANITY_VENV)/bin:$$PATH \

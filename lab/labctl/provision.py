@@ -648,8 +648,10 @@ def write_inventory(topo: dict) -> None:
         "blackstart_power_backend": "command",
         "blackstart_power_commands": {a: f"{env}{power} {a} {{{{ inventory_hostname }}}}" for a in
                                       ("on", "off", "kill", "status")},
-        # absolute, so Molecule (which runs from a copy of the inventory) finds the same state file
-        "blackstart_state_file": str(INVENTORY_DIR / "blackstart-state.json"),
+        # absolute, so Molecule (which runs from a copy of the inventory) finds the same record; in the lab's
+        # state (git-ignored, removed by lab purge), not in the inventory directory, which Ansible would read as
+        # inventory with `-i inventories/lab`
+        "blackstart_state_file": str(STATE_DIR / "cycle" / "blackstart-state.json"),
         "blackstart_kubeconfig": str(INVENTORY_DIR / "kubeconfig"),
         "blackstart_kubectl": str(REPO_DIR / ".venv" / "bin" / "kubectl"),
         # the k8s_control_plane role: gate /readyz of every apiserver, reach etcd with the lab's client cert

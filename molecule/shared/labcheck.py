@@ -12,6 +12,7 @@ import os
 import subprocess
 
 import testinfra
+import yaml
 
 PROJECT = os.environ.get('MOLECULE_PROJECT_DIRECTORY') or os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 INVENTORY = os.path.join(PROJECT, 'inventories', 'lab', 'hosts.yml')
@@ -39,10 +40,16 @@ def kubectl(*args):
                                      check=True, timeout=60).stdout)
 
 
+def state_file():
+    """The record's path, as the lab's generated inventory sets it (blackstart_state_file)."""
+    with open(os.path.join(PROJECT, 'inventories', 'lab', 'group_vars', 'lab.yml')) as f:
+        return yaml.safe_load(f)['blackstart_state_file']
+
+
 def last_state():
     """The record of the last power-off: the live state file, else the newest retired one."""
-    live = os.path.join(PROJECT, 'inventories', 'lab', 'blackstart-state.json')
-    done = sorted(glob.glob(os.path.join(PROJECT, 'inventories', 'lab', 'blackstart-state.done-*.json')))
+    live = state_file()
+    done = sorted(glob.glob(live[:-len('.json')] + '.done-*.json'))
     path = live if os.path.exists(live) else (done[-1] if done else None)
     if path is None:
         return {}

@@ -13,8 +13,8 @@ version_added: 0.2.0
 description:
   - Reads, merges into, or retires the JSON record in which a power-off writes what it changed - or is about to
     change - so that a power-on undoes exactly that, even after a power-off that was killed at any point.
-  - Runs on the controller whatever the task's host (an action plugin): the record must survive the hosts it
-    describes.
+  - Runs on the controller whatever the task's host (an action plugin), because the record must survive the hosts
+    it describes.
   - Merging never forgets. Dicts merge recursively, lists are unions (a rerun that cordons nothing keeps the
     nodes the first run cordoned), other values are replaced.
   - The file is written atomically (temporary file, fsync, rename), mode 0600, in a 0700 directory. It names

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from tests.unit.conftest import COLLECTIONS, ROOT
+from tests.unit.conftest import COLLECTIONS
 
 PLAYBOOK = '''
 - name: Record
@@ -89,10 +89,10 @@ def test_check_mode_predicts_and_writes_nothing(tmp_path):
 def test_a_path_inside_a_git_work_tree_is_refused_unless_allowed(tmp_path):
     (tmp_path / 'repo' / '.git').mkdir(parents=True)
     path = str(tmp_path / 'repo' / 'inventories' / 'site' / 'rec.json')
-    proc, _ = run(tmp_path, {'path': path, 'op': 'read'})
+    proc = run(tmp_path, {'path': path, 'op': 'read'})[0]
     assert proc.returncode != 0 and "inside the git work tree" in proc.stdout
     snap = str(tmp_path / 'repo' / 'snap')
-    proc, _ = run(tmp_path, {'path': str(tmp_path / 'ok.json'), 'op': 'read', 'check_paths': [snap]})
+    proc = run(tmp_path, {'path': str(tmp_path / 'ok.json'), 'op': 'read', 'check_paths': [snap]})[0]
     assert proc.returncode != 0 and snap in proc.stdout
     proc, res = run(tmp_path, {'path': path, 'op': 'read', 'allow_in_git': True})
     assert proc.returncode == 0 and res['record'] == {} and res['existed'] is False
