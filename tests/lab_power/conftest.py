@@ -175,6 +175,8 @@ def lab(tmp_path_factory):
     if missing:
         pytest.skip(f'lab instance {INSTANCE} is not the power topology (no {missing}); run `make lab-power-test`')
     hostvars = {h: {**lab_group['vars'], **lab_group['hosts'][h]} for h in hosts}
+    # the lab's own command backend (what make lab-up writes for every lab: lab/power of this instance)
+    group_vars = yaml.safe_load((INVENTORY.parent / 'group_vars' / 'lab.yml').read_text())
     for h in hosts:
         if not is_on(h):
             lab_power('on', h)
@@ -183,7 +185,9 @@ def lab(tmp_path_factory):
     peers = Peers(tmp / 'bmc', hosts, {h: hostvars[h]['lab_mac'] for h in hosts}, env=lab_env(),
                   wol_address=f'{subnet}.255')  # the lab bridge's broadcast address
     with peers:
-        yield Lab(tmp, peers, hostvars)
+        lab = Lab(tmp, peers, hostvars)
+        lab.command_vars = {'power_backend': 'command', 'power_commands': group_vars['blackstart_power_commands']}
+        yield lab
         logs = {n: peers.log(n) for n in ('ipmi', 'redfish', 'wol')}
     for h in hosts:  # leave the lab as found: every host on
         if not is_on(h):

@@ -32,14 +32,15 @@ def test_each_backend_powers_its_host_off_and_on(lab):
 
 
 def test_a_host_ssh_cannot_reach_is_soft_powered_off_by_its_bmc(lab):
-    """sshd stopped on pw1 (IPMI) and pw2 (Redfish): the OS poweroff cannot be delivered, the BMC is asked."""
+    """sshd stopped on pw1 (IPMI) and pw2 (Redfish): the OS poweroff cannot be delivered, the BMC is asked.
+    pw3 meanwhile goes through the lab's own `command` backend (lab/power), the default of every lab."""
     hosts = {'pw1': ('ipmi', r'power off pw1'), 'pw2': ('redfish', r'pw2: Reset GracefulShutdown')}
     try:
         for h in hosts:
             lab.ssh(h, 'systemctl', 'stop', 'ssh.socket', 'ssh.service', check=False)
             lab.close_ssh_master(h)  # else Ansible would still reach it through its persisted connection
             assert lab.ssh(h, 'true', check=False).returncode != 0, f'sshd still answers on {h}'
-        run = lab.play({h: lab.peers.vars(h, b) for h, (b, _) in hosts.items()},
+        run = lab.play({**{h: lab.peers.vars(h, b) for h, (b, _) in hosts.items()}, 'pw3': lab.command_vars},
                        ['power_off', 'lab', 'power_on', 'lab'])
         assert run.returncode == 0, run.out[-6000:]
         for h, (backend, said) in hosts.items():
@@ -48,6 +49,7 @@ def test_a_host_ssh_cannot_reach_is_soft_powered_off_by_its_bmc(lab):
             assert re.search(said, lab.peers.log(backend)), lab.peers.log(backend)[-3000:]
             assert is_on(h) and lab.ssh(h, 'true', check=False).returncode == 0
         assert 'SSH could not deliver the poweroff' in run.out
+        assert run.lab['pw3'] == ['stopped', 'running'] and is_on('pw3'), run.out[-6000:]
     finally:
         for h in hosts:  # a host left without sshd: power-cycle it (sshd is enabled)
             if lab.ssh(h, 'true', check=False).returncode != 0:
