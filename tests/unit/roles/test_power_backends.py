@@ -219,3 +219,17 @@ def test_failures_name_host_backend_and_cause_and_never_show_a_secret(lab):
                      r"failed: no answer from the BMC", out), out[-6000:]
     assert re.search(r"rf-dead: power backend 'redfish': reading the power state through the BMC at 127\.0\.0\.1:\d+ "
                      r"failed: .*Connection refused", out), out[-6000:]
+
+
+def test_validate_refuses_a_wrong_value_a_misspelt_key_and_a_missing_password_touching_nothing(lab):
+    run = lab.play({
+        'bad-backend': {'power_backend': 'ipmmi'},
+        'typo-key': {'power_backend': 'ipmi', 'power_ipmi': {'name': 'bmc', 'user': 'u', 'passwd': 'TypoSecret-5'}},
+        'no-mac': {'power_backend': 'wol', 'power_wol': {'broadcast': '127.0.0.1'}},
+    }, 'validate')
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert 'value of power_backend must be one of: none, command, ipmi, redfish, wol, got: ipmmi' in out, out[-4000:]
+    assert re.search(r'passwd.*power_ipmi|power_ipmi.*passwd', out), out[-4000:]
+    assert "no-mac: power backend 'wol' needs power_wol.mac" in out, out[-4000:]
+    assert 'TypoSecret-5' not in out
