@@ -81,7 +81,13 @@ EPID=$!
 APID=$!
 echo "$EPID $APID" >"$DIR/pids"
 
-stop() { kill "$APID" "$EPID" 2>/dev/null || true; wait "$APID" "$EPID" 2>/dev/null || true; }
+# the apiserver first, while etcd still answers (killed together, the apiserver retries etcd for minutes)
+stop_pid() {  # pid seconds: TERM, then KILL after that many seconds
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 $(( $2 * 10 ))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
+}
+stop() { stop_pid "$APID" 30; stop_pid "$EPID" 10; }
 (( KEEP )) || trap stop EXIT
 
 k() { "$KUBECTL" --kubeconfig "$DIR/admin.kubeconfig" "$@"; }
