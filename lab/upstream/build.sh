@@ -8,7 +8,7 @@
 #   lab/upstream/build.sh regen COMPONENT...    rewrite the wrapper module(s) under lab/upstream/modules
 #   lab/upstream/build.sh list                  components, pins and output directories
 #
-# Components: kubernetes etcd containerd crictl pause kwok
+# Components: kubernetes etcd containerd runc crictl pause kwok
 # Output: lab/.state/upstream/<component>-<version>/<binaries> (+ .stamp, build.log),
 #         lab/.state/upstream/bin/<binary> -> the pinned build (what the lab uses).
 # Environment: UPSTREAM_STATE (default lab/.state/upstream), UPSTREAM_GO_JOBS (go build -p, default 1),
@@ -20,7 +20,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 STATE=${UPSTREAM_STATE:-$ROOT/lab/.state/upstream}
 JOBS=${UPSTREAM_GO_JOBS:-1}
 NICE=(nice -n "${UPSTREAM_NICE:-15}")
-ALL_COMPONENTS=(kubernetes etcd containerd crictl pause kwok)
+ALL_COMPONENTS=(kubernetes etcd containerd runc crictl pause kwok)
 
 die() { echo "lab/upstream: $*" >&2; exit 1; }
 say() { echo "lab/upstream: $*"; }
@@ -43,7 +43,7 @@ sha() { sha256sum | cut -c1-64; }
 # TAGS, LDFLAGS, CGO, VERSION (the pin, for the output directory), WANT (what --version must print).
 component() {
   local c=$1
-  MODS=() BINS=() TAGS="" LDFLAGS="-s -w" CGO=0 STAGING=0
+  MODS=() BINS=() TAGS="" LDFLAGS="-s -w" CGO=0 STAGING=0 BUILDMODE=""
   case "$c" in
     kubernetes)
       VERSION=$KUBERNETES_VERSION
@@ -74,6 +74,17 @@ component() {
       TAGS="urfave_cli_no_docs,no_btrfs"
       local p=github.com/containerd/containerd/v2/version
       LDFLAGS+=" -X $p.Version=$VERSION -X $p.Package=github.com/containerd/containerd/v2"
+      WANT=${VERSION#v} ;;
+    runc)
+      # the runc containerd 2.4 is tested with (Debian's is 1.1.5); as runc's Makefile `static` target:
+      # cgo (libcontainer/nsenter), libseccomp linked in, static PIE; without the libpathrs tag (a Rust
+      # library, not on the module proxy)
+      VERSION=$RUNC_VERSION
+      MODS=("github.com/opencontainers/runc@$VERSION")
+      BINS=("runc=github.com/opencontainers/runc")
+      CGO=1; BUILDMODE=pie
+      TAGS="seccomp,urfave_cli_no_docs,netgo,osusergo"
+      LDFLAGS+=" -linkmode external -extldflags -static-pie"
       WANT=${VERSION#v} ;;
     crictl)
       VERSION=$CRI_TOOLS_VERSION
@@ -179,6 +190,7 @@ inputs_hash() {
   {
     echo "component=$c version=$VERSION go=$GO_VERSION cgo=$CGO tags=$TAGS"
     echo "ldflags=$LDFLAGS"; printf '%s\n' "${BINS[@]}"
+    [[ -z "$BUILDMODE" ]] || echo "buildmode=$BUILDMODE $(gcc --version | head -1) $(pkg-config --modversion libseccomp 2>/dev/null)"
     if [[ "$c" == pause ]]; then
       echo "kubernetes=$KUBERNETES_VERSION"; cat "$HERE/pause-image.py"; gcc --version 2>/dev/null | head -1
     else
@@ -203,7 +215,7 @@ build_go() {
   for b in "${BINS[@]}"; do
     local name=${b%%=*} pkg=${b#*=} tb; tb=$(now)
     say "build $c: $name (go build -p $JOBS, nice; cold takes minutes)"
-    (cd "$HERE/modules/$c" && CGO_ENABLED=$CGO "${NICE[@]}" go build -trimpath -tags "$TAGS" -ldflags "$LDFLAGS" -o "$tmpout/$name" "$pkg") >>"$log" 2>&1 ||
+    (cd "$HERE/modules/$c" && CGO_ENABLED=$CGO "${NICE[@]}" go build -trimpath ${BUILDMODE:+-buildmode=$BUILDMODE} -tags "$TAGS" -ldflags "$LDFLAGS" -o "$tmpout/$name" "$pkg") >>"$log" 2>&1 ||
       { tail -30 "$log" >&2; die "go build of $name ($pkg) failed (log: $log); the error is above"; }
     echo "build_seconds_$name=$(elapsed "$tb")" >>"$tmpout/.times"
   done
@@ -235,6 +247,8 @@ build() {
   local h; h=$(inputs_hash "$c")
   if up_to_date "$c" "$h"; then link_bins "$c"; say "$c $VERSION: up to date ($OUT)"; return 0; fi
   say "$c $VERSION: building into $OUT"
+  if [[ "$c" == runc ]] && ! pkg-config --exists libseccomp 2>/dev/null; then
+    die "runc needs gcc, pkg-config and libseccomp-dev: apt-get install -y gcc pkg-config libseccomp-dev (make lab-upstream-deps)"; fi
   local tmpout="$OUT.tmp.$$" t0; t0=$(now)
   rm -rf "$tmpout"; mkdir -p "$tmpout"
   local log="$tmpout/build.log"
@@ -286,7 +300,7 @@ cmd=${1:-all}; [[ $# -gt 0 ]] && shift
 comps=("$@"); [[ ${#comps[@]} -eq 0 || "${comps[0]:-}" == all ]] && comps=("${ALL_COMPONENTS[@]}")
 case "$cmd" in
   all|build) ;;
-  kubernetes|etcd|containerd|crictl|pause|kwok) comps=("$cmd" "$@"); cmd=build ;;
+  kubernetes|etcd|containerd|runc|crictl|pause|kwok) comps=("$cmd" "$@"); cmd=build ;;
   check|regen|list) ;;
   -h|--help|help) sed -n '2,17p' "$0"; exit 0 ;;
   *) die "unknown command '$cmd' (build|check|regen|list, or a component: ${ALL_COMPONENTS[*]})" ;;

@@ -4,14 +4,14 @@
 # make lab-upstream-check                                  print every binary's version, fail if one is not the pin
 # Pins: lab/upstream/versions.env. Output: lab/.state/upstream/<component>-<version>/, links in lab/.state/upstream/bin/.
 UPSTREAM_COMPONENTS ?=
-UPSTREAM_APT_PACKAGES := gcc libc6-dev
+UPSTREAM_APT_PACKAGES := gcc libc6-dev pkg-config libseccomp-dev
 
 .PHONY: lab-upstream lab-upstream-check lab-upstream-deps
 
 lab-upstream-deps:
 	@command -v go >/dev/null || { echo "lab-upstream: no 'go' on PATH: Go >= 1.26 is needed (the machine's own; Debian's golang-go is too old)"; exit 1; }
-	@if ! command -v gcc >/dev/null || [ ! -f /usr/lib/x86_64-linux-gnu/libc.a ]; then \
-	  echo "lab-upstream: installing $(UPSTREAM_APT_PACKAGES) (the static pause binary)"; \
+	@if ! command -v gcc >/dev/null || [ ! -f /usr/lib/x86_64-linux-gnu/libc.a ] || ! pkg-config --exists libseccomp 2>/dev/null; then \
+	  echo "lab-upstream: installing $(UPSTREAM_APT_PACKAGES) (static pause; runc with seccomp)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(UPSTREAM_APT_PACKAGES) >/dev/null; fi
 
 lab-upstream: lab-upstream-deps
