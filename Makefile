@@ -20,13 +20,14 @@ SANITY_VENV  := .venv-sanity
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLL_ROOT)
 export PATH  := $(CURDIR)/$(VBIN):$(PATH)
 
-.PHONY: help venv test unit sanity lint docs-check build clean demo molecule
+.PHONY: help venv test unit sanity lint docs-check build clean demo molecule faults faults-tier
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo    bring up the lab and run power_off.yml then power_on.yml against it"
 	@echo "make test    unit tests, ansible-test sanity, ansible-lint, lab and Molecule tests"
 	@echo "make unit | sanity | lint | docs-check | build | lab-up | lab-status | lab-down"
+	@echo "make faults (the whole fault matrix) | lab-power-test (the power backends against IPMI/Redfish/WoL peers)"
 
 # --- set-up ---------------------------------------------------------------------------------------------
 $(VENV)/.installed: requirements-dev.txt
@@ -50,7 +51,7 @@ $(SANITY_VENV)/.installed: requirements-dev.txt
 
 # --- tests ----------------------------------------------------------------------------------------------
 # Fast suites first: a unit or lint failure stops the run before the lab is built.
-test: venv unit sanity lint docs-check lab-k8s-test k8s-gates-test lab-test molecule
+test: venv unit sanity lint docs-check lab-k8s-test k8s-gates-test lab-test faults-tier molecule lab-power-test
 	@echo "make test: all suites passed"
 
 unit: venv
@@ -111,9 +112,20 @@ molecule: venv lab-deps
 	    $(VPY) tools/junit_failures.py $(BUILD)/molecule-$$scenario.xml; exit 1; }; \
 	done
 
+# The fault matrix (issue 8) on the incident lab: every scenario kills, breaks or misconfigures a power cycle and
+# asserts the end state, the data checksums, the diagnosis and that nothing we set was left set.
+# `make test` runs the tier (every scenario kind once); `make faults` runs them all. Logs: .build/faults/.
+faults-tier: venv lab-deps
+	$(VPY) -m pytest tests/faults -m tier -p no:cacheprovider -v -rA $(FAULTS_ARGS)
+
+faults: venv lab-deps
+	$(VPY) -m pytest tests/faults -p no:cacheprovider -v -rA $(FAULTS_ARGS)
+
 clean:
 	rm -rf $(BUILD) .pytest_cache .coverage
 
 -include lab/lab.mk
 -include lab/k8s/k8s.mk
 -include tests/integration_k8s/integration.mk
+-include lab/bmc/bmc.mk
+-include lab/upstream/upstream.mk

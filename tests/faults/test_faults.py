@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fault matrix (issue 8): each scenario breaks a power cycle the way real ones break, then asserts the end
+state - healthy, or a named refusal that changed nothing -, the data checksums, the exact diagnosis, and that
+nothing we set was left set. The operator's own flag (noscrub) and cordon (the last worker) must survive every
+scenario."""
+
+from __future__ import annotations
+
+import pytest
+
+import faultlab as fl
+
+OPERATOR_FLAG = 'noscrub'
+
+
+def operator_marks():
+    """Set what an operator set before the power cycle: a flag and a cordon that blackstart must leave alone."""
+    fl.ssh(fl.live_mon(), *(fl.CEPH + ['osd', 'set', OPERATOR_FLAG]))
+    worker = fl.hosts_with('k8s_workers')[-1]
+    fl.kubectl('cordon', worker)
+    return worker
+
+
+def assert_clean_end(worker, checks_before):
+    """Healthy again, only the operator's flag and cordon left, the record retired, the data intact."""
+    assert fl.osd_flags() == [OPERATOR_FLAG], 'flags left set: %s' % fl.osd_flags()
+    assert fl.cordoned() == [worker], 'cordons left: %s' % fl.cordoned()
+    assert not fl.record_path().exists(), 'the record was not retired: %s' % fl.record()
+    after = fl.verify_volumes()
+    assert all(rc == 0 for rc, _said in after.values()), after
+    assert sorted(after) == sorted(checks_before)
+
+
+def checksums():
+    before = fl.verify_volumes()
+    assert before and all(rc == 0 for rc, _said in before.values()), before
+    return before
+
+
+@pytest.mark.tier
+def test_a_typo_and_a_wrong_value_are_refused_before_any_host_is_touched(fresh):
+    run = fl.play('power_off', {'ceph_osd_activaton': 'lvm'})
+    assert run.rc != 0
+    assert 'ceph_osd_activaton (did you mean ceph_osd_activation?)' in run.output
+    run = fl.play('power_off', {'ceph_osd_activation': 'lvmm'})
+    assert run.rc != 0
+    assert "ceph_osd_activation" in run.output and 'lvmm' in run.output
+    run = fl.play('power_on', {'blackstart_absent_hosts': ['ceph9']})
+    assert run.rc != 0 and 'blackstart_absent_hosts names ceph9, not a host of the cycle' in run.output
+    for r in (run,):
+        assert 'Drain and stop' not in r.output
+    assert not fl.record_path().exists()
+    assert fl.osd_flags() == [] and fl.cordoned() == []
+    assert fl.healthy() is None
+
+
+@pytest.mark.tier
+def test_power_off_killed_after_the_flags_then_power_on_undoes_exactly_what_was_done(fresh):
+    worker = operator_marks()
+    before = checksums()
+    run = fl.play('power_off', kill_after=r'TASK \[blackstart\.cluster\.ceph : Set the OSD flags', tag='killed')
+    assert run.killed, 'the kill point was never reached; log %s' % run.log
+    rec = fl.record()
+    # written ahead: the flags and cordons are in the record even though the run never reached its own save
+    assert set(rec['ceph']['flags_set']) == {'noout', 'norecover', 'norebalance', 'nobackfill'}, rec
+    assert OPERATOR_FLAG not in rec['ceph']['flags_set']
+    assert rec['workers']['cordoned'] == [fl.hosts_with('k8s_workers')[0]], rec
+    assert worker in rec['workers']['already_unschedulable']
+    run = fl.play('power_on', tag='after-kill')
+    assert run.ok(), run.log
+    fl.wait_healthy(300, allow=['OSDMAP_FLAGS'])
+    assert_clean_end(worker, before)
+
+
+@pytest.mark.tier
+def test_power_off_killed_in_the_control_plane_then_rerun_resumes_with_the_workers_off(fresh):
+    worker = operator_marks()
+    before = checksums()
+    run = fl.play('power_off', kill_after=r'Record that the control plane is stopping', tag='killed')
+    assert run.killed, run.log
+    workers = fl.hosts_with('k8s_workers')
+    assert not any(fl.running(w) for w in workers), 'the workers should be off before the control plane stage'
+    run = fl.play('power_off', tag='resumed')
+    assert run.ok(), run.log
+    assert 'RESUMING the power-off' in run.output
+    for w in workers:
+        assert '%s: off (recorded by an earlier run)' % w in run.output
+    snapshots = [e for e in fl.record()['events'] if e['what'].startswith('etcd snapshot ')]
+    assert len(snapshots) == 1, 'the resumed run took another snapshot: %s' % snapshots
+    assert not any(fl.running(h) for h in fl.all_hosts())
+    rec = fl.record()
+    assert rec['power_off']['completed'] and len(rec['power_off']['runs']) == 2
+    run = fl.play('power_on', tag='after-resume')
+    assert run.ok(), run.log
+    fl.wait_healthy(300, allow=['OSDMAP_FLAGS'])
+    assert_clean_end(worker, before)
+
+
+def lab_power_commands(dead=()):
+    """The lab's command backend, with the hosts in ``dead`` never coming back (their 'on' does nothing)."""
+    power = str(fl.POWER)
+    on = "{{ '/bin/true' if inventory_hostname in %s else '%s on ' ~ inventory_hostname }}" % (list(dead), power)
+    return {'on': on, 'off': power + ' off {{ inventory_hostname }}', 'kill': power + ' kill {{ inventory_hostname }}',
+            'status': power + ' status {{ inventory_hostname }}'}
+
+
+@pytest.mark.tier
+def test_an_osd_down_and_out_before_power_off_is_reported_not_waited_for(fresh):
+    host = fl.hosts_with('ceph_osd')[-1]
+    osd = int(fl.ssh(host, 'ls /var/lib/ceph/osd').stdout.split()[0].split('-')[1])
+    before = checksums()
+    fl.ssh(host, 'systemctl disable --now ceph-osd@%d' % osd)
+    fl.ssh(fl.live_mon(), *(fl.CEPH + ['osd', 'out', str(osd)]))
+    fl.wait_until_ceph(lambda: osd in [o['osd'] for o in fl.ceph('osd', 'dump')['osds'] if not o['up']], 120)
+    try:
+        run = fl.play('power_off')
+        assert run.ok(), run.log
+        base = fl.record()['baseline']['ceph']
+        assert osd in base['osds_down'] and osd in base['osds_out'] and 'OSD_DOWN' in base['health_checks'], base
+        run = fl.play('power_on')
+        assert run.ok(), run.log
+        assert 'osd.%d' % osd in run.output.split('broken before the power-off, not waited for:')[-1].splitlines()[0]
+        # the dead OSD was left as it was: not started, not enabled
+        assert fl.ssh(host, 'systemctl is-enabled ceph-osd@%d' % osd, check=False).stdout.strip() == 'disabled'
+        up = [o['osd'] for o in fl.ceph('osd', 'dump')['osds'] if o['up']]
+        assert osd not in up and len(up) == len(fl.ceph('osd', 'dump')['osds']) - 1
+        assert fl.osd_flags() == [] and fl.cordoned() == []
+        after = fl.verify_volumes()
+        assert all(rc == 0 for rc, _said in after.values()) and sorted(after) == sorted(before), after
+        assert not fl.record_path().exists()
+    finally:
+        fl.ssh(host, 'systemctl enable --now ceph-osd@%d' % osd, check=False)
+        fl.ssh(fl.live_mon(), *(fl.CEPH + ['osd', 'in', str(osd)]), check=False)
+    fl.wait_healthy(600)
+
+
+@pytest.mark.tier
+def test_a_host_that_never_returns_stops_power_on_then_absent_hosts_brings_up_the_rest_degraded(fresh):
+    before = checksums()
+    dead = fl.hosts_with('ceph_osd')[-1]
+    run = fl.play('power_off')
+    assert run.ok(), run.log
+    commands = lab_power_commands(dead=[dead])
+    run = fl.play('power_on', {'blackstart_power_commands': commands, 'power_on_timeout': 45}, tag='dead')
+    assert run.rc != 0
+    assert '%s did not come back' % dead in run.output and 'blackstart_absent_hosts' in run.output
+    assert '"blackstart_absent_hosts": ["%s"]' % dead in run.output
+    # two mon hosts declared absent: quorum impossible, said at once, nothing else done
+    run = fl.play('power_on', {'blackstart_power_commands': commands,
+                               'blackstart_absent_hosts': fl.hosts_with('ceph_mon')[1:]}, tag='two-mons')
+    assert run.rc != 0 and 'quorum impossible' in run.output, run.log
+    run = fl.play('power_on', {'blackstart_power_commands': commands, 'blackstart_absent_hosts': [dead]},
+                  tag='degraded')
+    assert run.ok(), run.log
+    assert 'DEGRADED' in run.output and 'record kept, still to undo' in run.output
+    assert not fl.running(dead) and fl.osd_flags() == [] and fl.cordoned() == []
+    quorum = fl.ceph('quorum_status')['quorum_names']
+    assert dead not in quorum and len(quorum) == 2
+    after = fl.verify_volumes()
+    assert all(rc == 0 for rc, _said in after.values()) and sorted(after) == sorted(before), after
+    assert fl.record_path().exists() and dead in fl.record()['hosts_off']
+    # the host is repaired: a plain power_on finishes the cycle and retires the record
+    run = fl.play('power_on', tag='repaired')
+    assert run.ok(), run.log
+    fl.wait_healthy(300)
+    assert not fl.record_path().exists()
+
+
+def test_power_off_killed_as_the_drain_starts_then_power_on_uncordons_what_was_recorded(fresh):
+    worker = operator_marks()
+    before = checksums()
+    run = fl.play('power_off', kill_after=r'TASK \[blackstart\.cluster\.state : Record cordoning', tag='killed')
+    assert run.killed, run.log
+    rec = fl.record()
+    assert rec['workers']['cordoned'] == [fl.hosts_with('k8s_workers')[0]] and 'flags_set' not in rec.get('ceph', {})
+    run = fl.play('power_on', tag='after-kill')
+    assert run.ok(), run.log
+    fl.wait_healthy(300, allow=['OSDMAP_FLAGS'])
+    assert_clean_end(worker, before)
+
+
+PENDING_PVC = '''
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: fault-pending, namespace: ci}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: no-such-class
+  resources: {requests: {storage: 1Gi}}
+'''
+
+
+def test_a_pvc_pending_before_power_off_is_reported_not_waited_for(fresh, tmp_path):
+    manifest = tmp_path / 'pending.yaml'
+    manifest.write_text(PENDING_PVC)
+    fl.kubectl('apply', '-f', str(manifest))
+    try:
+        run = fl.play('power_off')
+        assert run.ok(), run.log
+        assert 'ci/fault-pending' in fl.record()['baseline']['kubernetes']['pvcs_not_bound']
+        run = fl.play('power_on')
+        assert run.ok(), run.log
+        assert 'ci/fault-pending' in run.output.split('broken before the power-off, not waited for:')[-1].splitlines()[0]
+        assert fl.osd_flags() == [] and fl.cordoned() == [] and not fl.record_path().exists()
+    finally:
+        fl.kubectl('delete', '-f', str(manifest), '--wait=false', check=False)
+    fl.wait_healthy(300)
