@@ -2,11 +2,15 @@
 # Issue 9, step 1.5: the built kube-apiserver against the built etcd on 127.0.0.1, no lab, certificates
 # from openssl, checked with the project's kubectl (.venv/bin/kubectl). The recipe the lab's hosts use.
 #
-#   lab/upstream/try-apiserver.sh [--keep]   start both, wait for /readyz, print /readyz?verbose and
-#                                            `kubectl version`, then stop both (--keep: leave them running)
+#   lab/upstream/try-apiserver.sh [--keep] [--kwok N]
+#     start both, wait for /readyz, print /readyz?verbose, `kubectl version` and etcd's endpoint status, then
+#     stop both (--keep: leave them running). --kwok N: also run the built KWOK with N fake nodes (Stages
+#     node-initialize, node-heartbeat-with-lease and the pod "general" set, from the pinned KWOK module) and
+#     wait until all N are Ready with a Lease.
 # Ports: UPSTREAM_TRY_ETCD_PORT (default 23790; peer = +1), UPSTREAM_TRY_APISERVER_PORT (default 26443), so it
 # never meets a lab etcd/apiserver on the standard ports. State: lab/.state/upstream/try/ (made anew each run).
 set -euo pipefail
+die() { echo "try-apiserver: $*" >&2; exit 1; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 STATE=${UPSTREAM_STATE:-$ROOT/lab/.state/upstream}
@@ -15,8 +19,14 @@ DIR=$STATE/try
 KUBECTL=${KUBECTL:-$ROOT/.venv/bin/kubectl}
 EPORT=${UPSTREAM_TRY_ETCD_PORT:-23790}
 APORT=${UPSTREAM_TRY_APISERVER_PORT:-26443}
-KEEP=0; [[ "${1:-}" == --keep ]] && KEEP=1
-die() { echo "try-apiserver: $*" >&2; exit 1; }
+KEEP=0 KWOK_NODES=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --keep) KEEP=1; shift ;;
+    --kwok) KWOK_NODES=${2:?--kwok needs a node count}; shift 2 ;;
+    *) die "unknown argument '$1' (--keep, --kwok N)" ;;
+  esac
+done
 
 for b in etcd kube-apiserver; do
   [[ -x "$BIN/$b" ]] || die "$BIN/$b missing: run make lab-upstream first"; done
@@ -37,6 +47,9 @@ sign() {  # name subject extensions
 }
 sign apiserver /CN=kube-apiserver "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 sign admin "/O=system:masters/CN=blackstart-admin" "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth"
+# etcd over TLS both ways, as the lab's etcd runs (kubeadm gives etcd its own CA; one CA is enough here)
+sign etcd-server /CN=try "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost"
+sign apiserver-etcd-client /CN=kube-apiserver-etcd-client "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth"
 sign apiserver-kubelet-client "/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client" "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth"
 q openssl genrsa -out sa.key 2048
 q openssl rsa -in sa.key -pubout -out sa.pub
@@ -56,17 +69,21 @@ contexts:
 current-context: try
 EOF
 
-# ---- etcd: one member on loopback (plain http on loopback; the lab's etcd uses its TLS certs instead)
+# ---- etcd: one member on loopback, client and peer TLS with client-certificate auth
+P=$DIR/pki
 "$BIN/etcd" --name try --data-dir "$DIR/etcd" \
-  --listen-client-urls "http://127.0.0.1:$EPORT" --advertise-client-urls "http://127.0.0.1:$EPORT" \
-  --listen-peer-urls "http://127.0.0.1:$((EPORT + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((EPORT + 1))" \
-  --initial-cluster "try=http://127.0.0.1:$((EPORT + 1))" --initial-cluster-state new \
-  --listen-metrics-urls "" >"$DIR/etcd.log" 2>&1 &
+  --listen-client-urls "https://127.0.0.1:$EPORT" --advertise-client-urls "https://127.0.0.1:$EPORT" \
+  --listen-peer-urls "https://127.0.0.1:$((EPORT + 1))" --initial-advertise-peer-urls "https://127.0.0.1:$((EPORT + 1))" \
+  --initial-cluster "try=https://127.0.0.1:$((EPORT + 1))" --initial-cluster-state new \
+  --cert-file "$P/etcd-server.crt" --key-file "$P/etcd-server.key" --client-cert-auth --trusted-ca-file "$P/ca.crt" \
+  --peer-cert-file "$P/etcd-server.crt" --peer-key-file "$P/etcd-server.key" --peer-client-cert-auth --peer-trusted-ca-file "$P/ca.crt" \
+  >"$DIR/etcd.log" 2>&1 &
 EPID=$!
 
 # ---- kube-apiserver
 "$BIN/kube-apiserver" \
-  --etcd-servers="http://127.0.0.1:$EPORT" \
+  --etcd-servers="https://127.0.0.1:$EPORT" \
+  --etcd-cafile="$P/ca.crt" --etcd-certfile="$P/apiserver-etcd-client.crt" --etcd-keyfile="$P/apiserver-etcd-client.key" \
   --bind-address=127.0.0.1 --secure-port="$APORT" --advertise-address=127.0.0.1 \
   --endpoint-reconciler-type=none \
   --tls-cert-file="$DIR/pki/apiserver.crt" --tls-private-key-file="$DIR/pki/apiserver.key" \
@@ -87,7 +104,8 @@ stop_pid() {  # pid seconds: TERM, then KILL after that many seconds
   for _ in $(seq 1 $(( $2 * 10 ))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
 }
-stop() { stop_pid "$APID" 30; stop_pid "$EPID" 10; }
+KPID=""
+stop() { [[ -z "$KPID" ]] || stop_pid "$KPID" 10; stop_pid "$APID" 30; stop_pid "$EPID" 10; }
 (( KEEP )) || trap stop EXIT
 
 k() { "$KUBECTL" --kubeconfig "$DIR/admin.kubeconfig" "$@"; }
@@ -104,5 +122,30 @@ k get --raw '/readyz?verbose'
 echo; k version
 k get --raw '/livez?verbose' | tail -1
 k get namespaces
-(( KEEP )) && echo "try-apiserver: left running (pids $EPID $APID; kubeconfig $DIR/admin.kubeconfig)"
+echo "== etcdctl endpoint status (what the collection's etcd gate reads)"
+"$BIN/etcdctl" --endpoints "https://127.0.0.1:$EPORT" --cacert "$P/ca.crt" --cert "$P/apiserver-etcd-client.crt" \
+  --key "$P/apiserver-etcd-client.key" endpoint status -w table
+if (( KWOK_NODES > 0 )); then
+  source "$HERE/versions.env"
+  KM=$STATE/go-cache/mod/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage
+  [[ -x "$BIN/kwok" && -d "$KM" ]] || die "kwok $KWOK_VERSION not built (or its module not in $STATE/go-cache): make lab-upstream"
+  for f in "$KM"/node/fast/node-initialize.yaml "$KM"/node/heartbeat-with-lease/*.yaml "$KM"/pod/general/pod-*.yaml; do
+    echo "---"; cat "$f"; done >"$DIR/kwok-stages.yaml"
+  "$BIN/kwok" --kubeconfig "$DIR/admin.kubeconfig" --config "$DIR/kwok-stages.yaml" --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake --node-lease-duration-seconds=40 >"$DIR/kwok.log" 2>&1 &
+  KPID=$!; echo "$EPID $APID $KPID" >"$DIR/pids"
+  t0=$(date +%s.%N)
+  for i in $(seq 1 "$KWOK_NODES"); do
+    printf -- '---\napiVersion: v1\nkind: Node\nmetadata:\n  name: kwok-node-%s\n  annotations: {kwok.x-k8s.io/node: fake}\n  labels: {type: kwok}\nspec:\n  taints: [{key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}]\n' "$i"
+  done | k apply -f - >/dev/null
+  for _ in $(seq 1 180); do
+    ready=$(k get nodes -l type=kwok --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)
+    (( ready == KWOK_NODES )) && break; sleep 1
+  done
+  leases=$(k -n kube-node-lease get leases --no-headers 2>/dev/null | grep -c '^kwok-node-' || true)
+  echo "try-apiserver: kwok: $ready/$KWOK_NODES nodes Ready, $leases Leases, $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s after creating them"
+  k get nodes -o wide | head -4
+  (( ready == KWOK_NODES )) || die "not every KWOK node became Ready (log: $DIR/kwok.log)"
+fi
+(( KEEP )) && echo "try-apiserver: left running (pids in $DIR/pids; kubeconfig $DIR/admin.kubeconfig)"
 exit 0
