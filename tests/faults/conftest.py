@@ -33,10 +33,10 @@ def lab():
 def fresh(lab):
     """A healthy lab with no record and no operator flag or cordon; what a scenario leaves is its own to assert."""
     del lab
-    faultlab.wait_healthy(600)
     for flag in faultlab.osd_flags():
         faultlab.ssh(faultlab.live_mon(), *(faultlab.CEPH + ['osd', 'unset', flag]))
     for node in faultlab.cordoned():
         faultlab.kubectl('uncordon', node)
     faultlab.clear_records()
+    faultlab.wait_healthy(600)
     yield

@@ -55,7 +55,6 @@ def test_a_typo_and_a_wrong_value_are_refused_before_any_host_is_touched(fresh):
     assert fl.healthy() is None
 
 
-@pytest.mark.tier
 def test_power_off_killed_after_the_flags_then_power_on_undoes_exactly_what_was_done(fresh):
     worker = operator_marks()
     before = checksums()
@@ -105,22 +104,39 @@ def lab_power_commands(dead=()):
             'status': power + ' status {{ inventory_hostname }}'}
 
 
+PENDING_PVC = '''
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: fault-pending, namespace: ci}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: no-such-class
+  resources: {requests: {storage: 1Gi}}
+'''
+
+
 @pytest.mark.tier
-def test_an_osd_down_and_out_before_power_off_is_reported_not_waited_for(fresh):
+def test_an_osd_down_and_out_and_a_pvc_pending_before_power_off_are_reported_not_waited_for(fresh, tmp_path):
+    manifest = tmp_path / 'pending.yaml'
+    manifest.write_text(PENDING_PVC)
     host = fl.hosts_with('ceph_osd')[-1]
     osd = int(fl.ssh(host, 'ls /var/lib/ceph/osd').stdout.split()[0].split('-')[1])
     before = checksums()
     fl.ssh(host, 'systemctl disable --now ceph-osd@%d' % osd)
     fl.ssh(fl.live_mon(), *(fl.CEPH + ['osd', 'out', str(osd)]))
     fl.wait_until_ceph(lambda: osd in [o['osd'] for o in fl.ceph('osd', 'dump')['osds'] if not o['up']], 120)
+    fl.kubectl('apply', '-f', str(manifest))
     try:
         run = fl.play('power_off')
         assert run.ok(), run.log
-        base = fl.record()['baseline']['ceph']
-        assert osd in base['osds_down'] and osd in base['osds_out'] and 'OSD_DOWN' in base['health_checks'], base
+        base = fl.record()['baseline']
+        assert osd in base['ceph']['osds_down'] and osd in base['ceph']['osds_out'], base
+        assert 'OSD_DOWN' in base['ceph']['health_checks'], base
+        assert 'ci/fault-pending' in base['kubernetes']['pvcs_not_bound'], base
         run = fl.play('power_on')
         assert run.ok(), run.log
-        assert 'osd.%d' % osd in run.output.split('broken before the power-off, not waited for:')[-1].splitlines()[0]
+        broken = run.output.split('broken before the power-off, not waited for:')[-1].splitlines()[0]
+        assert 'osd.%d' % osd in broken and 'ci/fault-pending' in broken, broken
         # the dead OSD was left as it was: not started, not enabled
         assert fl.ssh(host, 'systemctl is-enabled ceph-osd@%d' % osd, check=False).stdout.strip() == 'disabled'
         up = [o['osd'] for o in fl.ceph('osd', 'dump')['osds'] if o['up']]
@@ -130,6 +146,7 @@ def test_an_osd_down_and_out_before_power_off_is_reported_not_waited_for(fresh):
         assert all(rc == 0 for rc, _said in after.values()) and sorted(after) == sorted(before), after
         assert not fl.record_path().exists()
     finally:
+        fl.kubectl('delete', '-f', str(manifest), '--wait=false', check=False)
         fl.ssh(host, 'systemctl enable --now ceph-osd@%d' % osd, check=False)
         fl.ssh(fl.live_mon(), *(fl.CEPH + ['osd', 'in', str(osd)]), check=False)
     fl.wait_healthy(600)
@@ -178,31 +195,3 @@ def test_power_off_killed_as_the_drain_starts_then_power_on_uncordons_what_was_r
     assert run.ok(), run.log
     fl.wait_healthy(300, allow=['OSDMAP_FLAGS'])
     assert_clean_end(worker, before)
-
-
-PENDING_PVC = '''
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: fault-pending, namespace: ci}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: no-such-class
-  resources: {requests: {storage: 1Gi}}
-'''
-
-
-def test_a_pvc_pending_before_power_off_is_reported_not_waited_for(fresh, tmp_path):
-    manifest = tmp_path / 'pending.yaml'
-    manifest.write_text(PENDING_PVC)
-    fl.kubectl('apply', '-f', str(manifest))
-    try:
-        run = fl.play('power_off')
-        assert run.ok(), run.log
-        assert 'ci/fault-pending' in fl.record()['baseline']['kubernetes']['pvcs_not_bound']
-        run = fl.play('power_on')
-        assert run.ok(), run.log
-        assert 'ci/fault-pending' in run.output.split('broken before the power-off, not waited for:')[-1].splitlines()[0]
-        assert fl.osd_flags() == [] and fl.cordoned() == [] and not fl.record_path().exists()
-    finally:
-        fl.kubectl('delete', '-f', str(manifest), '--wait=false', check=False)
-    fl.wait_healthy(300)
