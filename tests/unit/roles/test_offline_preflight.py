@@ -58,7 +58,7 @@ def test_bad_input_is_refused_before_any_host_is_asked(extra, said):
 
 def test_a_host_in_no_group_of_the_cycle_is_refused(tmp_path):
     inventory = tmp_path / 'hosts.yml'
-    with open(os.path.join(ROOT, 'inventories', 'example', 'hosts.yml')) as handle:
+    with open(os.path.join(ROOT, 'inventories', 'example', 'hosts.yml'), encoding='utf-8') as handle:
         example = handle.read()
     inventory.write_text(example + '    forgotten:\n      hosts:\n        node-06: {ansible_host: 127.0.0.1}\n')
     os.symlink(os.path.join(ROOT, 'inventories', 'example', 'group_vars'), str(tmp_path / 'group_vars'))
