@@ -9,7 +9,7 @@
 #   lab/upstream/build.sh list                  components, pins and output directories
 #   lab/upstream/build.sh prune                 remove builds of versions no longer pinned (caches stay)
 #
-# Components: kubernetes etcd containerd runc crictl pause kwok
+# Components: kubernetes etcd containerd runc crictl pause kwok coredns
 # Output: lab/.state/upstream/<component>-<version>/<binaries> (+ .stamp, build.log),
 #         lab/.state/upstream/bin/<binary> -> the pinned build (what the lab uses).
 # Environment: UPSTREAM_STATE (default lab/.state/upstream), UPSTREAM_GO_JOBS (go build -p, default 1),
@@ -21,7 +21,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 STATE=${UPSTREAM_STATE:-$ROOT/lab/.state/upstream}
 JOBS=${UPSTREAM_GO_JOBS:-1}
 NICE=(nice -n "${UPSTREAM_NICE:-15}")
-ALL_COMPONENTS=(kubernetes etcd containerd runc crictl pause kwok)
+ALL_COMPONENTS=(kubernetes etcd containerd runc crictl pause kwok coredns)
 REGEN_TMP=()
 trap 'rm -rf "${REGEN_TMP[@]}"' EXIT
 
@@ -100,6 +100,12 @@ component() {
       MODS=("sigs.k8s.io/kwok@$VERSION")
       BINS=("kwok=sigs.k8s.io/kwok/cmd/kwok")
       LDFLAGS+=" -X sigs.k8s.io/kwok/pkg/consts.Version=$VERSION"
+      WANT=${VERSION#v} ;;
+    coredns)
+      # the cluster DNS kubeadm deploys (registry.k8s.io/coredns/coredns:<ver>); as its Makefile: static
+      VERSION=$COREDNS_VERSION
+      MODS=("github.com/coredns/coredns@$VERSION")
+      BINS=("coredns=github.com/coredns/coredns")
       WANT=${VERSION#v} ;;
     pause)
       # the pause binary and image come from the pinned Kubernetes source (build/pause)
@@ -303,7 +309,7 @@ cmd=${1:-all}; [[ $# -gt 0 ]] && shift
 comps=("$@"); [[ ${#comps[@]} -eq 0 || "${comps[0]:-}" == all ]] && comps=("${ALL_COMPONENTS[@]}")
 case "$cmd" in
   all|build) ;;
-  kubernetes|etcd|containerd|runc|crictl|pause|kwok) comps=("$cmd" "$@"); cmd=build ;;
+  kubernetes|etcd|containerd|runc|crictl|pause|kwok|coredns) comps=("$cmd" "$@"); cmd=build ;;
   check|regen|list|prune) ;;
   -h|--help|help) sed -n '2,18p' "$0"; exit 0 ;;
   *) die "unknown command '$cmd' (build|check|regen|list, or a component: ${ALL_COMPONENTS[*]})" ;;
