@@ -21,8 +21,21 @@ def pytest_configure(config):
     config.addinivalue_line('markers', 'tier: in the tier that make test runs (every scenario kind once)')
 
 
+def clear_operator_marks():
+    """Unset every OSD flag and uncordon every node (what a scenario set as the operator, or left by a failure)."""
+    for flag in faultlab.osd_flags():
+        faultlab.ssh(faultlab.live_mon(), *(faultlab.CEPH + ['osd', 'unset', flag]))
+    for node in faultlab.cordoned():
+        faultlab.kubectl('uncordon', node)
+
+
 @pytest.fixture(scope='session')
 def lab():
+    if (faultlab.REPO / 'lab' / '.state' / 'topology.json').exists():
+        try:  # a running lab left with flags or cordons never becomes healthy for lab-up
+            clear_operator_marks()
+        except (AssertionError, subprocess.SubprocessError, StopIteration, ValueError):
+            pass
     p = subprocess.run(['make', 'lab-up', 'TOPOLOGY=incident'], cwd=str(faultlab.REPO), capture_output=True, text=True,
                        timeout=1800, check=False)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
@@ -33,10 +46,8 @@ def lab():
 def fresh(lab):
     """A healthy lab with no record and no operator flag or cordon; what a scenario leaves is its own to assert."""
     del lab
-    for flag in faultlab.osd_flags():
-        faultlab.ssh(faultlab.live_mon(), *(faultlab.CEPH + ['osd', 'unset', flag]))
-    for node in faultlab.cordoned():
-        faultlab.kubectl('uncordon', node)
+    clear_operator_marks()
     faultlab.clear_records()
     faultlab.wait_healthy(600)
     yield
+    clear_operator_marks()
