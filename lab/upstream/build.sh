@@ -13,7 +13,7 @@
 # Output: lab/.state/upstream/<component>-<version>/<binaries> (+ .stamp, build.log),
 #         lab/.state/upstream/bin/<binary> -> the pinned build (what the lab uses).
 # Environment: UPSTREAM_STATE (default lab/.state/upstream), UPSTREAM_GO_JOBS (go build -p, default 1),
-#   UPSTREAM_NICE (default 15), UPSTREAM_OFFLINE=1 (GOFLAGS=-mod=mod off, GOPROXY=off: fail, not fetch).
+#   UPSTREAM_NICE (default 15), UPSTREAM_OFFLINE=1 (GOPROXY=off and no wrapper regeneration: fail, not fetch).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -305,13 +305,17 @@ check() {
 }
 
 # ---------------------------------------------------------------- main
-cmd=${1:-all}; [[ $# -gt 0 ]] && shift
+# in a function, called on the last line: bash then has parsed it all before it runs, so editing this file
+# during a build cannot break the build
+main() {
+local cmd=${1:-all}; [[ $# -gt 0 ]] && shift
+local comps c t_all rc
 comps=("$@"); [[ ${#comps[@]} -eq 0 || "${comps[0]:-}" == all ]] && comps=("${ALL_COMPONENTS[@]}")
 case "$cmd" in
   all|build) ;;
   kubernetes|etcd|containerd|runc|crictl|pause|kwok|coredns) comps=("$cmd" "$@"); cmd=build ;;
   check|regen|list|prune) ;;
-  -h|--help|help) sed -n '2,18p' "$0"; exit 0 ;;
+  -h|--help|help) sed -n '2,16p' "$0"; exit 0 ;;
   *) die "unknown command '$cmd' (build|check|regen|list, or a component: ${ALL_COMPONENTS[*]})" ;;
 esac
 
@@ -333,3 +337,6 @@ case "$cmd" in
       [[ " ${keep[*]} " == *" $d "* ]] || { say "prune: removing $d"; rm -rf "$d"; }
     done ;;
 esac
+}
+
+main "$@"; exit $?
