@@ -81,7 +81,7 @@ component() {
     runc)
       # the runc containerd 2.4 is tested with (Debian's is 1.1.5); as runc's Makefile `static` target:
       # cgo (libcontainer/nsenter), libseccomp linked in, static PIE; without the libpathrs tag (a Rust
-      # library, not on the module proxy)
+      # library with a C API that Debian 12 does not package)
       VERSION=$RUNC_VERSION
       MODS=("github.com/opencontainers/runc@$VERSION")
       BINS=("runc=github.com/opencontainers/runc")
