@@ -145,6 +145,13 @@ def verify_volumes(timeout=180):
 def healthy(allow=()):
     """None when the lab is as make lab-up leaves it (every host on, HEALTH_OK but for the checks allowed, pods
     Running), else what is not."""
+    try:
+        return _healthy(allow)
+    except (AssertionError, subprocess.SubprocessError, ValueError, StopIteration) as exc:
+        return repr(exc)
+
+
+def _healthy(allow):
     off = [h for h in all_hosts() if not running(h)]
     if off:
         return 'hosts off: %s' % off
@@ -169,10 +176,7 @@ def wait_healthy(timeout=600, allow=()):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        try:
-            last = healthy(allow)
-        except (AssertionError, subprocess.SubprocessError, ValueError, StopIteration) as exc:
-            last = repr(exc)
+        last = healthy(allow)
         if last is None:
             return
         time.sleep(5)

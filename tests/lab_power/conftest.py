@@ -14,12 +14,13 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.unit.pswatch import PsWatch
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / '.build' / 'collections'
@@ -78,34 +79,6 @@ def lab_power(action: str, host: str) -> str:
 
 def is_on(host: str) -> bool:
     return lab_power('status', host) == f'{host}: running'
-
-
-class PsWatch:
-    """Every command line on this machine while the block runs (sampled every 0.1 s)."""
-
-    def __init__(self):
-        self.lines: set[str] = set()
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            for d in os.listdir('/proc'):
-                if d.isdigit():
-                    try:
-                        with open(f'/proc/{d}/cmdline', 'rb') as f:
-                            self.lines.add(f.read().replace(b'\0', b' ').decode(errors='replace'))
-                    except OSError:
-                        pass
-            self._stop.wait(0.1)
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
 
 
 class Lab:

@@ -15,13 +15,13 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.unit.conftest import COLLECTIONS, ROOT
+from tests.unit.pswatch import PsWatch
 
 sys.path.insert(0, os.path.join(ROOT, 'lab', 'bmc'))
 from peers import Peers, free_port  # noqa: E402  pylint: disable=wrong-import-position
@@ -93,34 +93,6 @@ class Env:
                                  cwd=ROOT, timeout=timeout, check=False)
         run.ps = seen.lines
         return run
-
-
-class PsWatch:
-    """Every command line seen on this machine while the block runs (sampled every 0.1 s)."""
-
-    def __init__(self):
-        self.lines: set[str] = set()
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            for d in os.listdir('/proc'):
-                if d.isdigit():
-                    try:
-                        with open(f'/proc/{d}/cmdline', 'rb') as f:
-                            self.lines.add(f.read().replace(b'\0', b' ').decode(errors='replace'))
-                    except OSError:
-                        pass
-            self._stop.wait(0.1)
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
 
 
 def states(out: str) -> dict:
