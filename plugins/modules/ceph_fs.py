@@ -11,9 +11,15 @@ module: ceph_fs
 short_description: Take CephFS filesystems down cleanly before a power-off, and bring them back
 version_added: 0.1.0
 description:
-  - O(state=down) runs C(ceph fs set <fs> down true) for each filesystem not already down, then waits until
-    none of its ranks is up, so the MDS journals are flushed before the MDS daemons stop. Ceph remembers
-    C(max_mds) and restores it on C(down false).
+  - O(state=down) with O(method=fail) (the default) asks each active MDS of a filesystem that is still joinable to
+    flush its journal (C(ceph tell mds.<name> flush journal)), then runs C(ceph fs fail <fs>), as cephadm's own
+    cluster shutdown does. The ranks are failed and the filesystem not joinable; on the way back an MDS replays a
+    short journal, the path every outage takes.
+  - O(state=down) with O(method=down) runs C(ceph fs set <fs> down true) instead (the ranks stop gracefully and
+    are restarted from C(stopped)). On Ceph 16.2.15 the lab measured that path leaving the root's C(volumes)
+    dentry damaged (C(MDS_DAMAGE)) in 3 of 4 whole-cluster power cycles, when the other MDS took the rank back.
+  - Either way it then waits until none of the filesystem's ranks is up, so nothing is in flight when the MDS
+    daemons stop.
   - O(state=up) runs C(ceph fs set <fs> down false) for a filesystem that is down (C(max_mds) 0) and
     C(ceph fs set <fs> joinable true) for one that is not joinable (as C(ceph fs fail) leaves it). It does not
     wait for the ranks; M(blackstart.cluster.ceph_mds_wait) does.
@@ -43,6 +49,13 @@ options:
     type: str
     choices: [down, up]
     required: true
+  method:
+    description:
+      - With O(state=down), how the filesystems are taken down. V(fail) - journals flushed, then C(ceph fs fail).
+        V(down) - C(ceph fs set <fs> down true).
+    type: str
+    choices: [fail, down]
+    default: fail
   timeout:
     description:
       - With O(state=down), seconds to wait for the ranks to stop. V(0) does not wait.
@@ -88,7 +101,7 @@ commands:
   returned: success
   type: list
   elements: list
-  sample: [[ceph, --connect-timeout, '10', fs, set, cephfs, down, 'true']]
+  sample: [[ceph, --connect-timeout, '10', tell, mds.ceph1, flush, journal], [ceph, --connect-timeout, '10', fs, fail, cephfs]]
 elapsed:
   description: Seconds spent waiting for the ranks to stop.
   returned: success
@@ -112,15 +125,21 @@ def select(fsmap, names):
     return [by_name[n] for n in (names or sorted(by_name))]
 
 
-def changes(fs, state):
-    """The `ceph fs set` arguments that bring ``fs`` to ``state``, in order."""
+def changes(fs, state, method='down'):
+    """The `ceph` arguments that bring ``fs`` to ``state``, in order."""
+    if state == 'down' and method == 'fail':
+        if not fs['joinable'] and not fs['ranks']:
+            return []
+        flush = [['tell', 'mds.%s' % r['name'], 'flush', 'journal'] for _rank, r in sorted(fs['ranks'].items())
+                 if r.get('name') and r.get('state') == 'up:active' and not r.get('laggy_since')]
+        return flush + [['fs', 'fail', fs['name']]]
     if state == 'down':
-        return [[fs['name'], 'down', 'true']] if fs['max_mds'] > 0 else []
+        return [['fs', 'set', fs['name'], 'down', 'true']] if fs['max_mds'] > 0 else []
     todo = []
     if fs['max_mds'] == 0:
-        todo.append([fs['name'], 'down', 'false'])
+        todo.append(['fs', 'set', fs['name'], 'down', 'false'])
     if not fs['joinable']:
-        todo.append([fs['name'], 'joinable', 'true'])
+        todo.append(['fs', 'set', fs['name'], 'joinable', 'true'])
     return todo
 
 
@@ -129,6 +148,7 @@ def main():
     argument_spec.update(
         filesystems=dict(type='list', elements='str'),
         state=dict(type='str', choices=['down', 'up'], required=True),
+        method=dict(type='str', choices=['fail', 'down'], default='fail'),
         timeout=dict(type='float', default=120.0),
         poll=dict(type='float', default=1.0),
     )
@@ -138,13 +158,13 @@ def main():
     done = []
     try:
         chosen = select(cli.fs_dump(), module.params['filesystems'])
-        plan = [(fs['name'], args) for fs in chosen for args in changes(fs, state)]
+        plan = [(fs['name'], args) for fs in chosen for args in changes(fs, state, module.params['method'])]
         if not module.check_mode:
             for name, args in plan:
                 try:
-                    cli.fs_set(*args)
+                    cli.run(args, fmt_json=False)
                 except CephCommandError:
-                    # `fs set … down true` may have been applied before the error: a record of what to bring back
+                    # `fs fail` / `fs set … down true` may have been applied before the error: a record of what to bring back
                     # up must not miss it (bringing up a filesystem that is up changes nothing).
                     if state == 'down' and name not in done:
                         done.append(name)
@@ -162,7 +182,7 @@ def main():
             result = wait_for(stopped, module.params['timeout'], module.params['poll'])
             elapsed = round(result.elapsed, 3)
             if not result.ready:
-                module.fail_json(msg='ran `ceph fs set ... down true` but ranks did not stop: '
+                module.fail_json(msg='took the filesystems down (%s) but ranks did not stop: ' % module.params['method']
                                  + result.summary('filesystems down'), changed=bool(names), changed_filesystems=names)
     except CephCommandError as exc:
         module.fail_json(msg=str(exc) + (' (changed before the failure: %s)' % ', '.join(done) if done else ''),
@@ -174,7 +194,7 @@ def main():
         changed_filesystems=names,
         filesystems=[dict(name=fs['name'], max_mds=fs['max_mds'], joinable=fs['joinable'], ranks_up=len(fs['ranks']))
                      for fs in chosen],
-        commands=[cli.argv(['fs', 'set'] + args, fmt_json=False) for _name, args in plan],
+        commands=[cli.argv(args, fmt_json=False) for _name, args in plan],
         elapsed=elapsed,
     )
 

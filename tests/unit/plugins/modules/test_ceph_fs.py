@@ -33,6 +33,10 @@ def fs_dump(max_mds=1, joinable=True, ranks=True):
     return (0, json.dumps(data), 'dumped fsmap epoch 31')
 
 
+ACTIVE = [e['name'] for e in load('healthy', 'fs_dump')['filesystems'][0]['mdsmap']['info'].values()
+          if e['state'] == 'up:active'][0]
+
+
 class Cluster(object):
     """An fsmap that follows the `fs set` commands, ranks stopping after ``stop_after`` more reads."""
 
@@ -42,7 +46,7 @@ class Cluster(object):
         self.sets = []
 
     def fs_dump(self, words):
-        if self.max_mds == 0 and self.ranks:
+        if (self.max_mds == 0 or not self.joinable) and self.ranks:
             self.stop_after -= 1
             if self.stop_after < 0:
                 self.ranks = False
@@ -57,8 +61,19 @@ class Cluster(object):
             self.joinable = value == 'true'
         return (0, '', '')
 
+    def fs_fail(self, words):
+        self.sets.append(words)
+        self.joinable = False
+        return (0, '', 'cephfs marked not joinable; MDS cannot join the cluster. All MDS ranks marked failed.')
+
+    def flush(self, words):
+        self.sets.append(words)
+        return (0, '{"message": "", "return_code": 0}', '')
+
     def fake(self):
         return FakeCeph('healthy', extra={('fs', 'dump'): self.fs_dump,
+                                          ('fs', 'fail', 'cephfs'): self.fs_fail,
+                                          ('tell', 'mds.%s' % ACTIVE, 'flush', 'journal'): self.flush,
                                           ('fs', 'set', 'cephfs', 'down', 'true'): self.fs_set,
                                           ('fs', 'set', 'cephfs', 'down', 'false'): self.fs_set,
                                           ('fs', 'set', 'cephfs', 'joinable', 'true'): self.fs_set})
@@ -66,7 +81,7 @@ class Cluster(object):
 
 def test_down_flushes_and_waits_for_the_ranks(run):
     cluster = Cluster(stop_after=2)
-    code, result = run(ceph_fs.main, dict(state='down'), cluster.fake())
+    code, result = run(ceph_fs.main, dict(state='down', method='down'), cluster.fake())
     assert code == 0 and result['changed'] and result['changed_filesystems'] == ['cephfs']
     assert cluster.sets == [('cephfs', 'down', 'true')]
     assert result['filesystems'] == [dict(name='cephfs', max_mds=1, joinable=True, ranks_up=1)]
@@ -76,13 +91,13 @@ def test_down_flushes_and_waits_for_the_ranks(run):
 def test_down_is_idempotent(run):
     cluster = Cluster(max_mds=0)
     cluster.ranks = False
-    code, result = run(ceph_fs.main, dict(state='down'), cluster.fake())
+    code, result = run(ceph_fs.main, dict(state='down', method='down'), cluster.fake())
     assert code == 0 and not result['changed'] and cluster.sets == []
 
 
 def test_down_fails_when_ranks_do_not_stop(run):
     cluster = Cluster(stop_after=10 ** 6)
-    code, result = run(ceph_fs.main, dict(state='down', timeout=1), cluster.fake())
+    code, result = run(ceph_fs.main, dict(state='down', method='down', timeout=1), cluster.fake())
     assert code == 1 and 'ranks did not stop' in result['msg'] and 'fs cephfs rank 0 on mds.b is up:active' in result['msg']
 
 
@@ -97,7 +112,7 @@ def test_up_restores_down_and_joinable(run):
 
 def test_check_mode_predicts(run):
     cluster = Cluster()
-    code, result = run(ceph_fs.main, dict(state='down'), cluster.fake(), check_mode=True)
+    code, result = run(ceph_fs.main, dict(state='down', method='down'), cluster.fake(), check_mode=True)
     assert code == 0 and result['changed'] and result['changed_filesystems'] == ['cephfs'] and cluster.sets == []
 
 
@@ -138,7 +153,7 @@ def test_fs_failure_still_names_the_filesystems_changed(run):
     # down: a command that timed out may have been applied - counted, so that the power-on brings it back
     fake = Cluster().fake()
     fake.extra[('fs', 'set', 'cephfs', 'down', 'true')] = TIMED_OUT
-    code, result = run(ceph_fs.main, dict(state='down'), fake)
+    code, result = run(ceph_fs.main, dict(state='down', method='down'), fake)
     assert code == 1 and result['changed_filesystems'] == ['cephfs']
     code, result = run(ceph_fs.main, dict(state='up', filesystems=['nope']), Cluster().fake())
     assert code == 1 and result['changed_filesystems'] == []
@@ -180,3 +195,21 @@ def test_flags_that_do_not_stick_report_the_ones_that_did(run):
         return fake(argv, **kwargs)
     code, result = run(ceph_osd_flags.main, dict(flags=['noout', 'nodown']), ignore_nodown)
     assert code == 1 and 'still shows nodown' in result['msg'] and result['changed_flags'] == ['noout']
+
+
+def test_down_by_default_flushes_the_active_journal_then_fails_the_filesystem(run):
+    cluster = Cluster(stop_after=1)
+    code, result = run(ceph_fs.main, dict(state='down'), cluster.fake())
+    assert code == 0, result
+    assert cluster.sets == [('tell', 'mds.%s' % ACTIVE, 'flush', 'journal'), ('fs', 'fail', 'cephfs')]
+    assert result['changed'] is True and result['changed_filesystems'] == ['cephfs']
+    assert result['commands'][-1][-3:] == ['fs', 'fail', 'cephfs']
+    # a failed filesystem with no rank up is already down: nothing to do
+    code, result = run(ceph_fs.main, dict(state='down'), cluster.fake())
+    assert code == 0 and result['changed'] is False and cluster.sets[2:] == []
+
+
+def test_up_after_fail_makes_the_filesystem_joinable_again(run):
+    cluster = Cluster(joinable=False)
+    code, result = run(ceph_fs.main, dict(state='up'), cluster.fake())
+    assert code == 0 and cluster.sets == [('cephfs', 'joinable', 'true')]
