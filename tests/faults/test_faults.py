@@ -148,6 +148,8 @@ def test_an_osd_down_and_out_and_a_pvc_pending_before_power_off_are_reported_not
         assert not fl.record_path().exists()
     finally:
         fl.kubectl('delete', '-f', str(manifest), '--wait=false', check=False)
+        if not fl.running(host):  # a failure half-way may have left the cluster off: power_on brings it back
+            fl.play('power_on', tag='recover')
         fl.ssh(host, 'systemctl enable --now ceph-osd@%d' % osd, check=False)
         fl.ssh(fl.live_mon(), *(fl.CEPH + ['osd', 'in', str(osd)]), check=False)
     fl.wait_healthy(600)
