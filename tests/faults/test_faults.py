@@ -166,6 +166,8 @@ def test_a_host_that_never_returns_stops_power_on_then_absent_hosts_brings_up_th
     assert run.rc != 0
     assert '%s did not come back' % dead in run.output and 'blackstart_absent_hosts' in run.output
     assert '"blackstart_absent_hosts": ["%s"]' % dead in run.output
+    for other in fl.hosts_with('ceph_mon'):
+        assert other == dead or '%s did not come back' % other not in run.output, 'a host that came back was blamed'
     # two mon hosts declared absent: quorum impossible, said at once, nothing else done
     run = fl.play('power_on', {'blackstart_power_commands': commands,
                                'blackstart_absent_hosts': fl.hosts_with('ceph_mon')[1:]}, tag='two-mons')
