@@ -70,8 +70,11 @@ def test_workload_data_checksums():
 def test_etcd_snapshot_copied_to_the_controller_privately():
     record = labcheck.last_state()['control_plane']
     copy = record['etcd_snapshot_copy']
-    assert os.path.dirname(copy) == os.path.join(labcheck.PROJECT, 'inventories', 'lab'), copy
+    # beside the record, out of the inventory directory (Ansible read it as inventory there) and git-ignored
+    assert os.path.dirname(copy) == os.path.dirname(labcheck.state_file()), copy
+    assert not copy.startswith(os.path.join(labcheck.PROJECT, 'inventories')), copy
     assert os.stat(copy).st_mode & 0o777 == 0o600, oct(os.stat(copy).st_mode)
+    assert os.stat(os.path.dirname(copy)).st_mode & 0o777 == 0o700, oct(os.stat(os.path.dirname(copy)).st_mode)
     with open(copy, 'rb') as f:
         local = hashlib.sha1(f.read()).hexdigest()
     out = labcheck.host(record['etcd_snapshot_host']).run('sha1sum %s' % record['etcd_snapshot'])
