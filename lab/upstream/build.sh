@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the lab's upstream binaries (issue 9, step 1) from the Go module proxy, pinned by
-# lab/upstream/versions.env, cached under lab/.state/upstream, rebuilt only when a pin or a build
-# input changes.
+# lab/upstream/versions.env, cached outside the work tree (so every clone on this machine shares it), rebuilt
+# only when a pin or a build input changes.
 #
 #   lab/upstream/build.sh [all|COMPONENT...]   build what is missing or stale (idempotent; default: all)
 #   lab/upstream/build.sh check [COMPONENT...]  run every binary's version command against its pin
@@ -10,15 +10,16 @@
 #   lab/upstream/build.sh prune                 remove builds of versions no longer pinned (caches stay)
 #
 # Components: kubernetes etcd containerd runc crictl pause kwok coredns
-# Output: lab/.state/upstream/<component>-<version>/<binaries> (+ .stamp, build.log),
-#         lab/.state/upstream/bin/<binary> -> the pinned build (what the lab uses).
-# Environment: UPSTREAM_STATE (default lab/.state/upstream), UPSTREAM_GO_JOBS (go build -p, default 1),
+# Output: $UPSTREAM_STATE/<component>-<version>/<binaries> (+ .stamp, build.log),
+#         $UPSTREAM_STATE/bin/<binary> -> the pinned build (what the lab uses).
+# Environment: UPSTREAM_STATE (default ${XDG_CACHE_HOME:-$HOME/.cache}/blackstart/upstream: outside any work
+#   tree, so a fresh clone on the same machine, as CI makes, finds the builds and Go caches warm),
+#   UPSTREAM_GO_JOBS (go build -p, default 1),
 #   UPSTREAM_NICE (default 15), UPSTREAM_OFFLINE=1 (GOPROXY=off and no wrapper regeneration: fail, not fetch).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-STATE=${UPSTREAM_STATE:-$ROOT/lab/.state/upstream}
+STATE=${UPSTREAM_STATE:-${XDG_CACHE_HOME:-$HOME/.cache}/blackstart/upstream}
 JOBS=${UPSTREAM_GO_JOBS:-1}
 NICE=(nice -n "${UPSTREAM_NICE:-15}")
 ALL_COMPONENTS=(kubernetes etcd containerd runc crictl pause kwok coredns)
@@ -315,7 +316,7 @@ case "$cmd" in
   all|build) ;;
   kubernetes|etcd|containerd|runc|crictl|pause|kwok|coredns) comps=("$cmd" "$@"); cmd=build ;;
   check|regen|list|prune) ;;
-  -h|--help|help) sed -n '2,16p' "$0"; exit 0 ;;
+  -h|--help|help) sed -n '2,18p' "$0"; exit 0 ;;
   *) die "unknown command '$cmd' (build|check|regen|list, or a component: ${ALL_COMPONENTS[*]})" ;;
 esac
 

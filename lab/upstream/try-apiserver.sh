@@ -8,12 +8,13 @@
 #     node-initialize, node-heartbeat-with-lease and the pod "general" set, from the pinned KWOK module) and
 #     wait until all N are Ready with a Lease.
 # Ports: UPSTREAM_TRY_ETCD_PORT (default 23790; peer = +1), UPSTREAM_TRY_APISERVER_PORT (default 26443), so it
-# never meets a lab etcd/apiserver on the standard ports. State: lab/.state/upstream/try/ (made anew each run).
+# never meets a lab etcd/apiserver on the standard ports. State: $UPSTREAM_STATE/try/ (made anew each run;
+# UPSTREAM_STATE defaults to ~/.cache/blackstart/upstream, as in build.sh).
 set -euo pipefail
 die() { echo "try-apiserver: $*" >&2; exit 1; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-STATE=${UPSTREAM_STATE:-$ROOT/lab/.state/upstream}
+STATE=${UPSTREAM_STATE:-${XDG_CACHE_HOME:-$HOME/.cache}/blackstart/upstream}  # as build.sh
 BIN=$STATE/bin
 DIR=$STATE/try
 KUBECTL=${KUBECTL:-$ROOT/.venv/bin/kubectl}

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Issue 9, step 1: prove the built containerd 2.x + shim + crictl with Debian's runc on this host, and
 # that the locally built pause image imports as kubeadm names it. No lab, no network: a private
-# containerd (own root, state and socket under lab/.state/upstream/try-containerd), stopped at the end.
+# containerd (own root, state and socket under $UPSTREAM_STATE/try-containerd, default
+# ~/.cache/blackstart/upstream as in build.sh), stopped at the end.
 #
-#   lab/upstream/try-containerd.sh            with the built runc (lab/.state/upstream/bin/runc)
+#   lab/upstream/try-containerd.sh            with the built runc ($UPSTREAM_STATE/bin/runc)
 #   TRY_RUNC=/usr/sbin/runc lab/upstream/try-containerd.sh   with Debian's runc 1.1.5 (its CRI sandbox fails)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-STATE=${UPSTREAM_STATE:-$ROOT/lab/.state/upstream}
+STATE=${UPSTREAM_STATE:-${XDG_CACHE_HOME:-$HOME/.cache}/blackstart/upstream}  # as build.sh
 BIN=$STATE/bin
 DIR=$STATE/try-containerd
 die() { echo "try-containerd: $*" >&2; exit 1; }

@@ -2,7 +2,8 @@
 # `-include lab/upstream/upstream.mk`. Not part of `make test`: a cold build takes tens of minutes.
 # make lab-upstream [UPSTREAM_COMPONENTS="etcd pause"]   build what is missing or stale (idempotent; a no-op in ~1 s)
 # make lab-upstream-check                                  print every binary's version, fail if one is not the pin
-# Pins: lab/upstream/versions.env. Output: lab/.state/upstream/<component>-<version>/, links in lab/.state/upstream/bin/.
+# Pins: lab/upstream/versions.env. Output, outside the work tree so every clone on this machine shares it:
+# $UPSTREAM_STATE (default ${XDG_CACHE_HOME:-$HOME/.cache}/blackstart/upstream)/<component>-<version>/, links in .../bin/.
 UPSTREAM_COMPONENTS ?=
 UPSTREAM_APT_PACKAGES := gcc libc6-dev pkg-config libseccomp-dev
 
