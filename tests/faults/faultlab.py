@@ -77,6 +77,10 @@ def ssh(host, *argv, timeout=120, check=True):
     return p
 
 
+def ip_of(host):
+    return next(h['ip'] for h in topology()['hosts'] if h['name'] == host)
+
+
 def power(action, host):
     p = subprocess.run([str(POWER), action, host], capture_output=True, text=True, timeout=300, cwd='/', check=False)
     assert p.returncode == 0, p.stderr
@@ -232,3 +236,12 @@ def play(name, extra=None, check=False, kill_after=None, timeout=1800, tag=''):
 def summary(run):
     """The lines of a run's final debug messages, for assertions on what it reported."""
     return run.output
+
+
+def etcd_health(via):
+    """{endpoint: healthy} for every etcd member, as etcdctl on ``via`` (a running master) sees it."""
+    cp = yaml.safe_load(GROUP_VARS.read_text())['k8s_control_plane_etcd']
+    p = ssh(via, 'ETCDCTL_API=3', 'etcdctl', '--endpoints=' + ','.join(cp['endpoints']), '--cacert', cp['cacert'],
+            '--cert', cp['cert'], '--key', cp['key'], '--command-timeout=5s', '--dial-timeout=3s',
+            'endpoint', 'health', '-w', 'json', check=False)
+    return {e['endpoint']: e['health'] for e in json.loads(p.stdout or '[]')}

@@ -156,36 +156,55 @@ def test_an_osd_down_and_out_and_a_pvc_pending_before_power_off_are_reported_not
 
 
 @pytest.mark.tier
-def test_a_host_that_never_returns_stops_power_on_then_absent_hosts_brings_up_the_rest_degraded(fresh):
+def test_hosts_that_never_return_stop_power_on_then_absent_hosts_bring_up_the_rest_degraded(fresh):
+    """ceph3 (a mon and OSD host) and master3 (an etcd member and apiserver) never come back after a power-off.
+    Each stage stops at the host that did not return, naming it and the variable with every host to declare;
+    two mon hosts declared absent is refused at once (quorum impossible); with both declared, the rest comes up:
+    mon quorum 2/3, etcd 2/3 members with a leader, data intact, the record kept until the hosts return."""
     before = checksums()
-    dead = fl.hosts_with('ceph_osd')[-1]
+    dead_ceph, dead_master = fl.hosts_with('ceph_osd')[-1], fl.hosts_with('etcd')[-1]
+    live_masters = [m for m in fl.hosts_with('etcd') if m != dead_master]
     run = fl.play('power_off')
     assert run.ok(), run.log
-    commands = lab_power_commands(dead=[dead])
+    commands = lab_power_commands(dead=[dead_ceph, dead_master])
     run = fl.play('power_on', {'blackstart_power_commands': commands, 'power_on_timeout': 45}, tag='dead')
     assert run.rc != 0
-    assert '%s did not come back' % dead in run.output and 'blackstart_absent_hosts' in run.output
-    assert '"blackstart_absent_hosts": ["%s"]' % dead in run.output
-    for other in fl.hosts_with('ceph_mon'):
-        assert other == dead or '%s did not come back' % other not in run.output, 'a host that came back was blamed'
+    assert '%s did not come back' % dead_ceph in run.output, run.log
+    assert '"blackstart_absent_hosts": ["%s"]' % dead_ceph in run.output, run.log
+    for other in fl.all_hosts():
+        assert other == dead_ceph or '%s did not come back' % other not in run.output, 'a host that came back was blamed'
+    assert not any(fl.running(h) for h in fl.hosts_with('etcd') + fl.hosts_with('k8s_workers')), \
+        'a later stage was started after a Ceph host did not return'
     # two mon hosts declared absent: quorum impossible, said at once, nothing else done
     run = fl.play('power_on', {'blackstart_power_commands': commands,
                                'blackstart_absent_hosts': fl.hosts_with('ceph_mon')[1:]}, tag='two-mons')
     assert run.rc != 0 and 'quorum impossible' in run.output, run.log
-    run = fl.play('power_on', {'blackstart_power_commands': commands, 'blackstart_absent_hosts': [dead]},
-                  tag='degraded')
+    # the Ceph host declared: Ceph comes up without it, then the control plane stops at the etcd member that is lost
+    run = fl.play('power_on', {'blackstart_power_commands': commands, 'blackstart_absent_hosts': [dead_ceph],
+                               'power_on_timeout': 45}, tag='dead-master')
+    assert run.rc != 0
+    assert '%s did not come back' % dead_master in run.output, run.log
+    assert '"blackstart_absent_hosts": ["%s", "%s"]' % (dead_ceph, dead_master) in run.output, run.log
+    assert not any(fl.running(w) for w in fl.hosts_with('k8s_workers')), 'the workers were started without etcd'
+    run = fl.play('power_on', {'blackstart_power_commands': commands,
+                               'blackstart_absent_hosts': [dead_ceph, dead_master]}, tag='degraded')
     assert run.ok(), run.log
     assert 'DEGRADED' in run.output and 'record kept, still to undo' in run.output
-    assert not fl.running(dead) and fl.osd_flags() == [] and fl.cordoned() == []
+    assert not fl.running(dead_ceph) and not fl.running(dead_master)
+    assert fl.osd_flags() == [] and fl.cordoned() == []
     quorum = fl.ceph('quorum_status')['quorum_names']
-    assert dead not in quorum and len(quorum) == 2
+    assert dead_ceph not in quorum and len(quorum) == 2
+    health = fl.etcd_health(live_masters[0])
+    assert sorted(health.values()) == [False, True, True], health
+    assert not any(ok for ep, ok in health.items() if fl.ip_of(dead_master) in ep), health
     after = fl.verify_volumes()
     assert all(rc == 0 for rc, _said in after.values()) and sorted(after) == sorted(before), after
-    assert fl.record_path().exists() and dead in fl.record()['hosts_off']
-    # the host is repaired: a plain power_on finishes the cycle and retires the record
+    assert fl.record_path().exists() and {dead_ceph, dead_master} <= set(fl.record()['hosts_off'])
+    # the hosts are repaired: a plain power_on finishes the cycle and retires the record
     run = fl.play('power_on', tag='repaired')
     assert run.ok(), run.log
     fl.wait_healthy(300)
+    assert all(fl.etcd_health(dead_master).values()) and len(fl.etcd_health(dead_master)) == 3
     assert not fl.record_path().exists()
 
 
