@@ -208,6 +208,34 @@ def test_hosts_that_never_return_stop_power_on_then_absent_hosts_bring_up_the_re
     assert not fl.record_path().exists()
 
 
+def test_power_off_with_a_host_already_dead_is_refused_then_absent_hosts_powers_off_the_rest(fresh):
+    """ceph3 died before the maintenance: power_off refuses before touching any host, naming it and the variable;
+    declared absent, the rest is powered off in order; once repaired, a plain power_on brings everything back."""
+    before = checksums()
+    dead = fl.hosts_with('ceph_osd')[-1]
+    fl.power('kill', dead)
+    try:
+        run = fl.play('power_off', tag='dead-unnamed')
+        assert run.rc != 0 and dead in run.output and 'blackstart_absent_hosts' in run.output, run.log
+        assert 'Drain and stop' not in run.output and not fl.record_path().exists(), run.log
+        assert all(fl.running(h) for h in fl.all_hosts() if h != dead)
+        assert fl.osd_flags() == [] and fl.cordoned() == []
+        run = fl.play('power_off', {'blackstart_absent_hosts': [dead]}, tag='absent')
+        assert run.ok(), run.log
+        assert not any(fl.running(h) for h in fl.all_hosts())
+        assert dead in fl.record().get('absent_hosts', []), fl.record()
+        # the host is repaired while the cluster is off: a plain power_on brings every host back
+        run = fl.play('power_on', tag='all-back')
+        assert run.ok(), run.log
+    finally:
+        if not fl.running(dead):
+            fl.power('on', dead)
+    fl.wait_healthy(600)
+    assert fl.osd_flags() == [] and fl.cordoned() == []
+    after = fl.verify_volumes()
+    assert all(rc == 0 for rc, _said in after.values()) and sorted(after) == sorted(before), after
+
+
 def test_power_off_killed_as_the_drain_starts_then_power_on_uncordons_what_was_recorded(fresh):
     worker = operator_marks()
     before = checksums()
