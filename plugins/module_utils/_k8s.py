@@ -512,7 +512,9 @@ def read_events(data):
 
 def read_pdbs(data):
     """``get pdb -o json`` -> [{namespace, name, selector, min_available, max_unavailable, current_healthy,
-    desired_healthy, disruptions_allowed, expected_pods}] (policy/v1 and v1beta1 have the same fields)."""
+    desired_healthy, disruptions_allowed, expected_pods, generation, observed_generation}] (policy/v1 and v1beta1
+    have the same fields). observed_generation is the spec generation the disruption controller last computed the
+    status for (omitted by the API while 0); while it lags, the eviction API refuses every pod the budget covers."""
     out = []
     for item in data.get('items', []):
         meta = item.get('metadata') or {}
@@ -528,6 +530,8 @@ def read_pdbs(data):
             desired_healthy=status.get('desiredHealthy'),
             disruptions_allowed=status.get('disruptionsAllowed'),
             expected_pods=status.get('expectedPods'),
+            generation=meta.get('generation'),
+            observed_generation=status.get('observedGeneration', 0 if meta.get('generation') is not None else None),
         ))
     return out
 
@@ -536,6 +540,7 @@ def read_pdbs(data):
 #   error when evicting pods/"web-0" -n "shop" (will retry after 5s): Cannot evict pod as it would violate the pod's
 #   disruption budget.
 # and, when its --timeout passes: error when evicting pods/"web-0" -n "shop": global timeout reached: 2m0s
+# (kubectl 1.37 against a real apiserver: tests/unit/fixtures/k8s/upstream/drain_blocked_by_pdb.json)
 _EVICT_RE = re.compile(r'error when evicting pods/"([^"]+)" -n "([^"]+)"(?: \(will retry after [^)]*\))?: ([^\]\n]*)')
 
 

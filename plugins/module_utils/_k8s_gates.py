@@ -322,6 +322,25 @@ def _pdb_terms(pdb):
     return '; '.join(t for t in (', '.join(spec), status) if t)
 
 
+# While a budget's status lags its spec (observedGeneration < generation: the disruption controller in
+# kube-controller-manager has not computed it since the budget changed, or is not running), the eviction API answers
+# HTTP 429 with Retry-After 10 s; client-go retries that by itself until kubectl's --request-timeout, so kubectl drain
+# says only this (measured with kubectl 1.37.2 and kube-controller-manager stopped:
+# tests/unit/fixtures/k8s/upstream/drain_pdb_status_lags.json).
+_HELD_REASONS = ('context deadline exceeded', 'client.timeout exceeded')
+
+
+def eviction_may_be_budget(reason):
+    """Could this eviction failure be a PodDisruptionBudget's doing (so that the budgets are worth reading)?"""
+    low = reason.lower()
+    return 'disruption budget' in low or any(r in low for r in _HELD_REASONS)
+
+
+def _pdb_lags(pdb):
+    gen, seen = pdb.get('generation'), pdb.get('observed_generation')
+    return gen is not None and seen is not None and seen < gen
+
+
 def drain_refusals(node, evictions, pods, pdbs, pdb_error=None):
     """What stopped ``kubectl drain`` on ``node``: ``evictions`` from parse_eviction_errors, ``pods`` from read_pods
     (for the labels), ``pdbs`` from read_pdbs (None when they could not be read: ``pdb_error`` says why).
@@ -335,15 +354,28 @@ def drain_refusals(node, evictions, pods, pdbs, pdb_error=None):
     sentences = []
     for ev in evictions:
         ns, name = ev['namespace'], ev['pod']
-        if 'disruption budget' not in ev['reason'].lower():
-            sentences.append('pod %s/%s on %s was not evicted: %s' % (ns, name, node, ev['reason']))
-            continue
         pod = by_key.get((ns, name))
         matched = [b for b in pdbs or [] if b['namespace'] == ns and pod is not None
                    and selector_matches(b['selector'], pod.get('labels'))]
+        lagging = [b for b in matched if _pdb_lags(b)]
+        refused = 'disruption budget' in ev['reason'].lower()
+        if not refused and not (lagging and eviction_may_be_budget(ev['reason'])):
+            sentences.append('pod %s/%s on %s was not evicted: %s' % (ns, name, node, ev['reason']))
+            continue
         blocked.append(dict(node=node, pod=name, namespace=ns,
                             pdb=','.join(b['name'] for b in matched) if matched else None))
         text = 'pod %s/%s on %s cannot be evicted: ' % (ns, name, node)
+        if lagging:
+            b = lagging[0]
+            text += ('PodDisruptionBudget %s/%s (%s, a status computed for generation %s) changed since the disruption '
+                     'controller last computed its status (generation %s), and the eviction API refuses every pod it '
+                     'covers until then%s. Check that kube-controller-manager is running (kubectl -n kube-system get '
+                     'pods -l component=kube-controller-manager) and drain again, or power off with '
+                     'blackstart_emergency=true (cordons without draining; the pods stop with their hosts)'
+                     % (ns, b['name'], _pdb_terms(b), b['observed_generation'], b['generation'],
+                        '' if refused else ' (kubectl gave up waiting: %s)' % ev['reason']))
+            sentences.append(text)
+            continue
         if matched:
             text += '; '.join('PodDisruptionBudget %s/%s (%s) allows no disruption now' % (ns, b['name'], _pdb_terms(b))
                               for b in matched)

@@ -26,6 +26,10 @@ description:
     minAvailable/maxUnavailable and currentHealthy/desiredHealthy/disruptionsAllowed, and says what to do - scale
     the workload, relax the budget, or cordon without draining (O(drain=false), C(blackstart_emergency=true) in the
     playbooks). Those pods are in RV(blocked).
+  - While a budget's status lags its spec (the disruption controller of kube-controller-manager has not processed
+    its last change, or is not running), the eviction API refuses every pod it covers and C(kubectl drain) reports
+    only a timeout; the failure then names the budget, its generation and observedGeneration, and says to check
+    kube-controller-manager. Those pods are in RV(blocked) too.
   - Whatever fails, the result still says what this call changed (RV(changed_nodes), RV(already_unschedulable)),
     so that a write-ahead record of the power-off knows which nodes to uncordon.
 notes:
@@ -176,7 +180,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.blackstart.cluster.plugins.module_utils._k8s import (
     KubectlError, kubectl_argument_spec, kubectl_from_module, parse_eviction_errors)
-from ansible_collections.blackstart.cluster.plugins.module_utils._k8s_gates import cordon_plan, drain_refusals
+from ansible_collections.blackstart.cluster.plugins.module_utils._k8s_gates import (
+    cordon_plan, drain_refusals, eviction_may_be_budget)
 from ansible_collections.blackstart.cluster.plugins.module_utils._wait import GateError
 
 
@@ -213,7 +218,7 @@ def drain(cli, nodes, pods, options, out):
         return
     evictions = dict((node, parse_eviction_errors(exc.stdout + '\n' + exc.stderr)) for node, exc in failures)
     pdbs, pdb_error = None, None
-    if any('disruption budget' in e['reason'].lower() for evs in evictions.values() for e in evs):
+    if any(eviction_may_be_budget(e['reason']) for evs in evictions.values() for e in evs):
         try:
             pdbs = cli.pdbs()
         except KubectlError as exc:

@@ -4,7 +4,9 @@
 
 fixtures/k8s/lab and fixtures/etcd/lab: {argv, rc, stdout, stderr} of the REAL kubectl 1.37 and etcdctl 3.4.23
 against the lab/k8s harness (real etcd 3.4; kubelab stand-ins for the Kubernetes daemons), recorded by
-tests/integration_k8s/capture.py. fixtures/k8s/public: captures from real clusters (see SOURCES.md)."""
+tests/integration_k8s/capture.py. fixtures/k8s/public: captures from real clusters (see SOURCES.md).
+fixtures/k8s/upstream: the real kubectl 1.37.2 against a real kube-apiserver, controller-manager and scheduler
+1.37.2 with KWOK nodes (lab/upstream/kwok-cluster.sh), recorded by BS_CAPTURE=1 tests/faults/test_drain_pdb.py."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import os
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 K8S_LAB = os.path.join(FIXTURES, 'k8s', 'lab')
 K8S_PUBLIC = os.path.join(FIXTURES, 'k8s', 'public')
+K8S_UPSTREAM = os.path.join(FIXTURES, 'k8s', 'upstream')
 ETCD_LAB = os.path.join(FIXTURES, 'etcd', 'lab')
 ENV = {'LC_ALL': 'C', 'LANG': 'C'}
 
@@ -27,6 +30,11 @@ def capture(name, where=K8S_LAB):
 
 def etcd_capture(name):
     return capture(name, ETCD_LAB)
+
+
+def upstream_capture(name):
+    """(rc, stdout, stderr) of one command recorded against real Kubernetes 1.37.2 (fixtures/k8s/upstream)."""
+    return capture(name, K8S_UPSTREAM)
 
 
 def lab_json(name):

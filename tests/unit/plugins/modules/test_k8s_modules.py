@@ -15,7 +15,8 @@ from ansible_collections.blackstart.cluster.plugins.module_utils import _cli, _k
 from ansible_collections.blackstart.cluster.plugins.modules import (
     k8s_apiserver_wait, k8s_cordon, k8s_nodes_wait, k8s_storage_wait)
 
-from tests.unit.k8s_fakes import FakeKubectl, as_json, capture, lab_json, ok, public_text, run_module
+from tests.unit.k8s_fakes import (
+    FakeKubectl, as_json, capture, lab_json, ok, public_text, run_module, upstream_capture)
 
 TIMEOUT = shutil.which('timeout')
 SECRET = 'c2VjcmV0LXRva2VuLW5ldmVyLXByaW50ZWQ='
@@ -725,6 +726,97 @@ def test_drain_failure_without_a_budget_keeps_kubectls_words(run):
                                       'override): ci/jenkins-w1'))
     code, result = run(k8s_cordon.main, dict(nodes=['w1'], state='drained'), fake)
     assert code == 1 and 'w1: `' in result['msg'] and 'use --delete-emptydir-data' in result['msg']
+
+
+# ----- the same, on what real Kubernetes 1.37.2 said (fixtures/k8s/upstream, tests/faults/test_drain_pdb.py): a
+# Deployment of 2 on 2 KWOK nodes, PDB minAvailable 1, both nodes drained together; one pod went, the other was refused
+
+def upstream_json(name):
+    return json.loads(upstream_capture(name)[1])
+
+
+def real_blocked_run():
+    """The module's result from the real run (through ansible-playbook)."""
+    return json.loads(upstream_capture('k8s_cordon_blocked_result')[1])
+
+
+def test_drain_blocked_by_a_pdb_on_real_kubernetes_says_what_the_real_run_said(run):
+    real = real_blocked_run()
+    stuck = real['drain_failed'][0]
+
+    def drain(words):
+        if words[1] == stuck:
+            return upstream_capture('drain_blocked_by_pdb')
+        return ok('node/%s already cordoned\nevicting pod x\npod/x evicted\nnode/%s drained\n' % (words[1], words[1]))
+    fake = cordon_fake2(nodes=upstream_capture('nodes_ready'), pods=upstream_capture('pods_one_per_node'), drain=drain)
+    fake.responses[('get', 'poddisruptionbudgets', '--all-namespaces')] = upstream_capture('pdb_blocking')
+    code, result = run(k8s_cordon.main, dict(nodes=['kwok-node-1', 'kwok-node-2'], state='drained', drain_timeout=30),
+                       fake)
+    assert code == 1
+    for key in ('msg', 'blocked', 'changed_nodes', 'drained_nodes', 'drain_failed', 'already_unschedulable', 'stderr'):
+        assert result[key] == real[key], key
+    assert real['blocked'][0]['pdb'] == 'web' and 'allows no disruption now' in real['msg']
+
+
+def test_kubectl_1_37_eviction_lines_and_pdb_status_from_real_kubernetes():
+    rc, _out, err = upstream_capture('drain_blocked_by_pdb')
+    pod = real_blocked_run()['blocked'][0]['pod']
+    # one error, so no [...] around it (kubectl prints an aggregate of several in brackets), and the final line
+    # repeats the error without ", continuing command...": the budget's reason is the one kept
+    assert rc == 1 and 'due to error: error when evicting pods/"%s"' % pod in err
+    assert _k8s.parse_eviction_errors(err) == [
+        dict(pod=pod, namespace='shop-blocked', reason="Cannot evict pod as it would violate the pod's disruption budget.")]
+    assert _k8s.read_pdbs(upstream_json('pdb_blocking')) == [dict(
+        namespace='shop-blocked', name='web', selector=dict(matchLabels=dict(app='web')), min_available=1,
+        max_unavailable=None, current_healthy=1, desired_healthy=1, disruptions_allowed=0, expected_pods=2,
+        generation=1, observed_generation=1)]
+    lags = _k8s.read_pdbs(upstream_json('pdb_status_lags'))[0]
+    assert (lags['generation'], lags['observed_generation'], lags['disruptions_allowed']) == (2, 1, 2)
+    # a budget the disruption controller never processed has no observedGeneration at all
+    fresh = dict(items=[dict(metadata=dict(name='b', namespace='n', generation=1), spec=dict(minAvailable=1), status={})])
+    assert _k8s.read_pdbs(fresh)[0]['observed_generation'] == 0
+
+
+def test_drain_refused_while_the_budgets_status_lags_names_the_budget_and_the_controller_manager(run):
+    # real Kubernetes with kube-controller-manager stopped after the budget changed: HTTP 429 with Retry-After 10 s,
+    # retried by client-go until --request-timeout; kubectl drain says only "context deadline exceeded"
+    _rc, _out, err = upstream_capture('drain_pdb_status_lags')
+    assert 'disruption budget' not in err and _k8s.parse_eviction_errors(err)[0]['reason'] == 'context deadline exceeded'
+    pods = upstream_json('pods_one_per_node_lag')
+    pod = [p['metadata']['name'] for p in pods['items'] if p['spec']['nodeName'] == 'kwok-node-1'][0]
+
+    def fake_with(pdbs):
+        fake = cordon_fake2(nodes=upstream_capture('nodes_ready'), pods=upstream_capture('pods_one_per_node_lag'),
+                            drain=upstream_capture('drain_pdb_status_lags'))
+        fake.responses[('get', 'poddisruptionbudgets', '--all-namespaces')] = pdbs
+        return fake
+    code, result = run(k8s_cordon.main, dict(nodes=['kwok-node-1'], drain_timeout=30),
+                       fake_with(upstream_capture('pdb_status_lags')))
+    assert code == 1 and result['blocked'] == [dict(node='kwok-node-1', pod=pod, namespace='shop-stale', pdb='web')]
+    assert result['msg'] == (
+        'drain failed on kwok-node-1 (each `kubectl drain --timeout=30s`, run together; the nodes stay cordoned): '
+        'kwok-node-1: pod shop-stale/%s on kwok-node-1 cannot be evicted: PodDisruptionBudget shop-stale/web '
+        '(minAvailable 1; currentHealthy 2, desiredHealthy 0, disruptionsAllowed 2, expectedPods 2, a status computed '
+        'for generation 1) changed since the disruption controller last computed its status (generation 2), and the '
+        'eviction API refuses every pod it covers until then (kubectl gave up waiting: context deadline exceeded). '
+        'Check that kube-controller-manager is running (kubectl -n kube-system get pods -l '
+        'component=kube-controller-manager) and drain again, or power off with blackstart_emergency=true (cordons '
+        'without draining; the pods stop with their hosts)' % pod)
+    # the same timeout with the budget's status current is not the budget's doing: kubectl's words are kept
+    current = upstream_json('pdb_status_lags')
+    current['items'][0]['status']['observedGeneration'] = 2
+    code, result = run(k8s_cordon.main, dict(nodes=['kwok-node-1'], drain_timeout=30), fake_with(as_json(current)))
+    assert code == 1 and result['blocked'] == []
+    assert 'pod shop-stale/%s on kwok-node-1 was not evicted: context deadline exceeded' % pod in result['msg']
+    # a lagging budget refused by name (a --request-timeout longer than client-go's 10 retries): the same diagnosis
+    refused = upstream_capture('drain_blocked_by_pdb')[2].replace('shop-blocked', 'shop-stale').replace(
+        real_blocked_run()['blocked'][0]['pod'], pod)
+    fake = fake_with(upstream_capture('pdb_status_lags'))
+    fake.responses[('drain',)] = (1, '', refused)
+    code, result = run(k8s_cordon.main, dict(nodes=['kwok-node-1'], drain_timeout=30), fake)
+    assert code == 1 and result['blocked'][0]['pdb'] == 'web'
+    assert 'changed since the disruption controller last computed its status (generation 2), and the eviction API ' \
+           'refuses every pod it covers until then. Check that kube-controller-manager' in result['msg']
 
 
 def test_a_failed_cordon_still_says_which_nodes_it_cordoned(run):
