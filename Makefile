@@ -116,9 +116,11 @@ molecule: venv lab-deps
 # asserts the end state, the data checksums, the diagnosis and that nothing we set was left set.
 # `make test` runs the tier (every scenario kind once); `make faults` runs them all. Logs: .build/faults/.
 faults-tier: venv lab-deps
+	$(MAKE) lab-upstream UPSTREAM_COMPONENTS="etcd kwok kubernetes"  # real Kubernetes for test_drain_pdb.py (~1 s when built)
 	$(VPY) -m pytest tests/faults -m tier -p no:cacheprovider -v -rA $(FAULTS_ARGS)
 
 faults: venv lab-deps
+	$(MAKE) lab-upstream UPSTREAM_COMPONENTS="etcd kwok kubernetes"  # real Kubernetes for test_drain_pdb.py (~1 s when built)
 	$(VPY) -m pytest tests/faults -p no:cacheprovider -v -rA $(FAULTS_ARGS)
 
 clean:
