@@ -117,11 +117,11 @@ molecule: venv lab-deps
 # `make test` runs the tier (every scenario kind once); `make faults` runs them all. Logs: .build/faults/.
 faults-tier: venv lab-deps
 	$(MAKE) lab-upstream UPSTREAM_COMPONENTS="etcd kwok kubernetes"  # real Kubernetes for test_drain_pdb.py (~1 s when built)
-	$(VPY) -m pytest tests/faults -m tier -p no:cacheprovider -v -rA $(FAULTS_ARGS)
+	$(VPY) -m pytest tests/faults -m tier -p no:cacheprovider -v -rA --durations=0 $(FAULTS_ARGS)
 
 faults: venv lab-deps
 	$(MAKE) lab-upstream UPSTREAM_COMPONENTS="etcd kwok kubernetes"  # real Kubernetes for test_drain_pdb.py (~1 s when built)
-	$(VPY) -m pytest tests/faults -p no:cacheprovider -v -rA $(FAULTS_ARGS)
+	$(VPY) -m pytest tests/faults -p no:cacheprovider -v -rA --durations=0 $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .coverage
