@@ -104,7 +104,7 @@ cmd_start() {
   local EPORT PPORT APORT CPORT SPORT
   pick EPORT; pick PPORT; pick APORT; pick CPORT; pick SPORT
 
-  # ---- certificates (openssl, ECDSA P-256: quick on a busy machine): one CA, as try-apiserver.sh
+  # ---- certificates (openssl, ECDSA P-256: quick on a busy machine): one CA, as the README's recipe
   local P=$dir/pki; mkdir -p "$P" "$dir/etcd" "$dir/kcm" "$dir/scheduler"
   q() { "$@" >/dev/null 2>"$dir/openssl.err" || { cat "$dir/openssl.err" >&2; die "openssl failed: $*"; }; }
   q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" \
@@ -188,7 +188,7 @@ EOF
   wait_for "etcd healthy on 127.0.0.1:$EPORT" "$BIN/etcdctl" --endpoints "https://127.0.0.1:$EPORT" --cacert "$P/ca.crt" \
     --cert "$P/apiserver-etcd-client.crt" --key "$P/apiserver-etcd-client.key" --command-timeout=5s endpoint health
 
-  # ---- kube-apiserver (flags as try-apiserver.sh and the README's recipe)
+  # ---- kube-apiserver (the README's recipe)
   run kube-apiserver \
     --etcd-servers="https://127.0.0.1:$EPORT" \
     --etcd-cafile="$P/ca.crt" --etcd-certfile="$P/apiserver-etcd-client.crt" --etcd-keyfile="$P/apiserver-etcd-client.key" \
@@ -221,7 +221,7 @@ EOF
   # the serviceaccount controller makes default/default; until then no pod can be created in that namespace
   wait_for "the controller-manager's serviceaccount controller made default/default" k -n default get serviceaccount default
 
-  # ---- KWOK: the Stages try-apiserver.sh uses (fast node initialize, heartbeat with Lease, the general pod set)
+  # ---- KWOK: the Stages of the pinned module (fast node initialize, heartbeat with Lease, the general pod set)
   local f
   for f in "$stages"/node/fast/node-initialize.yaml "$stages"/node/heartbeat-with-lease/*.yaml "$stages"/pod/general/pod-*.yaml; do
     echo "---"; cat "$f"; done >"$dir/kwok-stages.yaml"
