@@ -20,7 +20,7 @@ SANITY_VENV  := .venv-sanity
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLL_ROOT)
 export PATH  := $(CURDIR)/$(VBIN):$(PATH)
 
-.PHONY: help venv test unit sanity lint docs-check build clean demo molecule faults faults-tier
+.PHONY: help venv test unit sanity lint docs-check build clean demo molecule faults faults-tier faults-upstream
 .DEFAULT_GOAL := help
 
 help:
@@ -115,12 +115,14 @@ molecule: venv lab-deps
 # The fault matrix (issue 8) on the incident lab: every scenario kills, breaks or misconfigures a power cycle and
 # asserts the end state, the data checksums, the diagnosis and that nothing we set was left set.
 # `make test` runs the tier (every scenario kind once); `make faults` runs them all. Logs: .build/faults/.
-faults-tier: venv lab-deps
-	$(MAKE) lab-upstream UPSTREAM_COMPONENTS="etcd kwok kubernetes"  # real Kubernetes for test_drain_pdb.py (~1 s when built)
+# test_drain_pdb.py runs on real Kubernetes: etcd, the control plane and KWOK, built first (~1 s when built).
+faults-upstream:
+	$(MAKE) lab-upstream UPSTREAM_COMPONENTS="etcd kwok kubernetes"
+
+faults-tier: venv lab-deps faults-upstream
 	$(VPY) -m pytest tests/faults -m tier -p no:cacheprovider -v -rA --durations=0 $(FAULTS_ARGS)
 
-faults: venv lab-deps
-	$(MAKE) lab-upstream UPSTREAM_COMPONENTS="etcd kwok kubernetes"  # real Kubernetes for test_drain_pdb.py (~1 s when built)
+faults: venv lab-deps faults-upstream
 	$(VPY) -m pytest tests/faults -p no:cacheprovider -v -rA --durations=0 $(FAULTS_ARGS)
 
 clean:
