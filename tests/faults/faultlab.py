@@ -66,8 +66,12 @@ def clear_records():
         f.unlink()
 
 
+def ip_of(host):
+    return next(h['ip'] for h in topology()['hosts'] if h['name'] == host)
+
+
 def ssh(host, *argv, timeout=120, check=True):
-    ip = next(h['ip'] for h in topology()['hosts'] if h['name'] == host)
+    ip = ip_of(host)
     key = REPO / 'lab' / '.state' / 'ssh' / 'id_ed25519'
     cmd = ['ssh', '-i', str(key), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
            '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10', 'root@' + ip, ' '.join(argv)]
@@ -75,10 +79,6 @@ def ssh(host, *argv, timeout=120, check=True):
     if check:
         assert p.returncode == 0, '%s on %s: rc=%s %s' % (' '.join(argv), host, p.returncode, p.stderr)
     return p
-
-
-def ip_of(host):
-    return next(h['ip'] for h in topology()['hosts'] if h['name'] == host)
 
 
 def power(action, host):
